@@ -1,0 +1,2 @@
+// Placeholder until contracts land: compiles nothing.
+console.log('compile-contracts: no contracts yet');
