@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {IconRlp} from "../libraries/IconRlp.sol";
+
+/// @title BtpBlockLib
+/// @notice Decoding and hashing of BTP 2.0 block headers, ETH proofs, ProofContexts and message
+///         proofs (goloop `doc/btp2.md`, eth network type; DESIGN.md §3).
+library BtpBlockLib {
+    using IconRlp for IconRlp.Item;
+
+    /// @dev BTPBlockHeader = [MainHeight, Round, NextProofContextHash, NetworkSectionToRoot,
+    ///      NetworkID, UpdateNumber, Prev, MessageCount, MessagesRoot, NextProofContext].
+    struct Header {
+        uint256 mainHeight;
+        uint256 round;
+        bytes32 nextProofContextHash;
+        bytes32 networkSectionRootPathHash; // the NetworkSection root computed with the path
+        uint256 networkId;
+        uint256 updateNumber; // FirstMessageSN << 1 | ProofContextChanged
+        bytes32 prev; // zero when nil
+        uint256 messageCount;
+        bytes32 messagesRoot; // zero when nil
+        bool hasNextProofContext;
+        bytes32 networkSectionHash;
+        address[] nextValidators;
+    }
+
+    error InconsistentNextProofContextHash();
+    error MessageProofMalformed();
+    error EmptyProofContext();
+
+    uint256 internal constant MAX_VALIDATORS = 160;
+
+    /// @notice Decodes a BlockUpdate payload `RLP([header bytes, proof bytes])` and returns the
+    ///         header and the signature items of the ETH Proof `[[sig65 | nil, ...]]`.
+    function decodeBlockUpdate(bytes memory enc)
+        internal
+        pure
+        returns (Header memory h, IconRlp.Item[] memory sigs)
+    {
+        IconRlp.Item[] memory bu = IconRlp.toItem(enc).toList();
+        if (bu.length < 2) revert IconRlp.RlpMalformed();
+        h = decodeHeader(IconRlp.toItem(bu[0].toBytes()));
+        IconRlp.Item memory proof = IconRlp.toItem(bu[1].toBytes());
+        IconRlp.Item[] memory outer = proof.toList();
+        if (outer.length == 0) revert IconRlp.RlpMalformed();
+        sigs = outer[0].toList();
+    }
+
+    function decodeHeader(IconRlp.Item memory it) internal pure returns (Header memory h) {
+        IconRlp.Item[] memory f = it.toList();
+        if (f.length != 10) revert IconRlp.RlpMalformed();
+        h.mainHeight = f[0].toUint();
+        h.round = f[1].toUint();
+        h.nextProofContextHash = f[2].toBytes32();
+        h.networkId = f[4].toUint();
+        h.updateNumber = f[5].toUint();
+        h.prev = f[6].isNil() ? bytes32(0) : f[6].toBytes32();
+        h.messageCount = f[7].toUint();
+        h.messagesRoot = f[8].isNil() ? bytes32(0) : f[8].toBytes32();
+        h.networkSectionHash = networkSectionHash(h);
+        h.networkSectionRootPathHash = _applyPath(h.networkSectionHash, f[3]);
+        if (!f[9].isNil()) {
+            h.hasNextProofContext = true;
+            if (f[9].payloadHash() != h.nextProofContextHash) revert InconsistentNextProofContextHash();
+            h.nextValidators = decodeProofContext(IconRlp.toItem(f[9].toBytes()));
+        }
+    }
+
+    /// @notice ETH ProofContext `[[address20, ...]]`.
+    function decodeProofContext(IconRlp.Item memory it) internal pure returns (address[] memory vs) {
+        IconRlp.Item[] memory outer = it.toList();
+        if (outer.length == 0) revert EmptyProofContext();
+        IconRlp.Item[] memory l = outer[0].toList();
+        if (l.length == 0 || l.length > MAX_VALIDATORS) revert EmptyProofContext();
+        vs = new address[](l.length);
+        for (uint256 i; i < l.length; ++i) vs[i] = l[i].toAddress();
+    }
+
+    /// @notice keccak256 of the ProofContext bytes for `vs` (the NextProofContextHash).
+    function proofContextHash(address[] memory vs) internal pure returns (bytes32) {
+        bytes memory items;
+        for (uint256 i; i < vs.length; ++i) items = abi.encodePacked(items, uint8(0x94), vs[i]);
+        return keccak256(IconRlp.encList(IconRlp.encList(items)));
+    }
+
+    /// @notice NetworkSection = [NetworkID, UpdateNumber, Prev, MessageCount, MessagesRoot].
+    function networkSectionHash(Header memory h) internal pure returns (bytes32) {
+        bytes memory payload = abi.encodePacked(
+            IconRlp.encUint(h.networkId),
+            IconRlp.encUint(h.updateNumber),
+            h.prev == bytes32(0) ? IconRlp.NIL : IconRlp.encBytes32(h.prev),
+            IconRlp.encUint(h.messageCount),
+            h.messagesRoot == bytes32(0) ? IconRlp.NIL : IconRlp.encBytes32(h.messagesRoot)
+        );
+        return keccak256(IconRlp.encList(payload));
+    }
+
+    /// @notice keccak of NetworkTypeSectionDecision = [SrcNetworkUID, DstNetworkTypeID, Height,
+    ///         Round, keccak(NetworkTypeSection = [NextProofContextHash, NetworkSectionsRoot])].
+    function decisionHash(Header memory h, string memory srcNetworkUid, uint256 networkTypeId)
+        internal
+        pure
+        returns (bytes32)
+    {
+        bytes32 nts = keccak256(
+            IconRlp.encList(
+                abi.encodePacked(
+                    IconRlp.encBytes32(h.nextProofContextHash), IconRlp.encBytes32(h.networkSectionRootPathHash)
+                )
+            )
+        );
+        return keccak256(
+            IconRlp.encList(
+                abi.encodePacked(
+                    IconRlp.encBytes(bytes(srcNetworkUid)),
+                    IconRlp.encUint(networkTypeId),
+                    IconRlp.encUint(h.mainHeight),
+                    IconRlp.encUint(h.round),
+                    IconRlp.encBytes32(nts)
+                )
+            )
+        );
+    }
+
+    /// @dev Merkle path [[Dir, Hash], ...]: Dir 0 means the sibling is on the left. A `[1, nil]`
+    ///      level is an odd node carried up and is skipped (DESIGN.md §3).
+    function _applyPath(bytes32 leaf, IconRlp.Item memory path) private pure returns (bytes32 acc) {
+        acc = leaf;
+        if (path.isNil()) return acc;
+        IconRlp.Item[] memory levels = path.toList();
+        for (uint256 i; i < levels.length; ++i) {
+            IconRlp.Item[] memory lv = levels[i].toList();
+            if (lv.length != 2) revert IconRlp.RlpMalformed();
+            if (lv[1].isNil()) continue;
+            bytes32 sib = lv[1].toBytes32();
+            acc = lv[0].toUint() == 0
+                ? keccak256(abi.encodePacked(sib, acc))
+                : keccak256(abi.encodePacked(acc, sib));
+        }
+    }
+
+    // ------------------------------------------------------------------ message proofs
+
+    struct Node {
+        uint256 level;
+        uint256 leafCount;
+        bytes32 hash;
+    }
+
+    /// @notice Decodes MessageProof = [ProofInLeft, [msg...], ProofInRight] and computes the root.
+    /// @return root the MessagesRoot the proof implies
+    /// @return leafCount the total number of messages in the block
+    /// @return leftCount the number of messages to the left of the carried ones
+    /// @return msgs the message items (views into `enc`)
+    function computeMessageProof(bytes memory enc)
+        internal
+        pure
+        returns (bytes32 root, uint256 leafCount, uint256 leftCount, IconRlp.Item[] memory msgs)
+    {
+        IconRlp.Item[] memory mp = IconRlp.toItem(enc).toList();
+        if (mp.length != 3) revert IconRlp.RlpMalformed();
+        IconRlp.Item[] memory lefts = mp[0].isNil() ? new IconRlp.Item[](0) : mp[0].toList();
+        msgs = mp[1].toList();
+        IconRlp.Item[] memory rights = mp[2].isNil() ? new IconRlp.Item[](0) : mp[2].toList();
+        uint256 n = lefts.length + msgs.length + rights.length;
+        if (n == 0) revert MessageProofMalformed();
+        Node[] memory nodes = new Node[](n);
+        uint256 k;
+        for (uint256 i; i < lefts.length; ++i) {
+            nodes[k] = _proofNode(lefts[i]);
+            leftCount += nodes[k].leafCount;
+            k++;
+        }
+        for (uint256 i; i < msgs.length; ++i) {
+            nodes[k++] = Node(1, 1, msgs[i].payloadHash());
+        }
+        for (uint256 i; i < rights.length; ++i) nodes[k++] = _proofNode(rights[i]);
+        for (uint256 i; i < n; ++i) leafCount += nodes[i].leafCount;
+        root = _reduce(nodes, n);
+    }
+
+    function _proofNode(IconRlp.Item memory it) private pure returns (Node memory nd) {
+        IconRlp.Item[] memory p = it.toList();
+        if (p.length != 2) revert MessageProofMalformed();
+        nd.leafCount = p[0].toUint();
+        if (nd.leafCount == 0) revert MessageProofMalformed();
+        nd.hash = p[1].toBytes32();
+        // level of a subtree holding `leafCount` leaves: 1 + ceil(log2(leafCount))
+        uint256 lvl = 1;
+        for (uint256 t = nd.leafCount - 1; t != 0; t >>= 1) lvl++;
+        nd.level = lvl;
+    }
+
+    /// @dev Level-by-level pairing of a left-to-right node list: at pass `p` a node of level ≤ p
+    ///      is joined with its right neighbour. An odd last node is carried up unchanged. A left
+    ///      operand must be a full subtree no smaller than its right sibling.
+    function _reduce(Node[] memory nodes, uint256 n) private pure returns (bytes32) {
+        for (uint256 pass = 1; n > 1; ++pass) {
+            if (pass > 256) revert MessageProofMalformed();
+            uint256 w;
+            for (uint256 i; i < n; ) {
+                Node memory a = nodes[i];
+                if (a.level <= pass && i + 1 < n) {
+                    Node memory b = nodes[i + 1];
+                    if (a.leafCount != (1 << (a.level - 1)) || a.leafCount < b.leafCount) revert MessageProofMalformed();
+                    nodes[w++] = Node(a.level + 1, a.leafCount + b.leafCount, keccak256(abi.encodePacked(a.hash, b.hash)));
+                    i += 2;
+                } else {
+                    nodes[w++] = a;
+                    i += 1;
+                }
+            }
+            n = w;
+        }
+        return nodes[0].hash;
+    }
+}
