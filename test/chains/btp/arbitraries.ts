@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import type { RlpItem } from '../../../src/chains/btp/rlp.js';
 import type {
   BTPBlockHeader,
   BTPMessage,
@@ -66,3 +67,14 @@ export const btpMessageArb: fc.Arbitrary<BTPMessage> = fc.record({
   nsn: fc.bigInt({ min: -(1n << 64n), max: 1n << 64n }),
   feeInfo: fc.option(fc.record({ network: fc.string(), values: fc.array(fc.bigInt({ min: 0n, max: 1n << 80n }), { maxLength: 4 }) })),
 });
+
+/** Any ICON-RLP item tree (bytes, nil, lists). */
+export const rlpItemArb: fc.Arbitrary<RlpItem> = fc.letrec<{ item: RlpItem }>((tie) => ({
+  item: fc.oneof(
+    { depthSize: 'small' },
+    fc.uint8Array({ maxLength: 80 }),
+    fc.constant(null),
+    fc.array(tie('item'), { maxLength: 5 }),
+  ),
+})).item;
+

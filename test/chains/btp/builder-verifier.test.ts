@@ -127,7 +127,9 @@ describe('builder -> signatures -> relay messages -> verifier', () => {
     // the block update alone, then the same message twice
     const onlyUpdate = { items: [full.items[0]!] };
     const mid = verifyRelayMessage(v0, onlyUpdate, config).state;
-    const proof1 = { items: [{ type: 2 as const, messageProof: (full.items[1] as { messageProof: never }).messageProof }] };
+    const second = full.items[1]!;
+    if (second.type !== 2) throw new Error('expected a MessageProof');
+    const proof1 = { items: [second] };
     const after = verifyRelayMessage(mid, proof1, config).state;
     expect(errorCode(() => verifyRelayMessage(after, proof1, config))).toBe('BTP_UNEXPECTED_MESSAGE_PROOF');
     // a block update while messages remain

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isBridgeError } from '../../../src/errors.js';
 import { fromHex } from '../../../src/chains/btp/bytes.js';
 import { asBytes, asList, asUint, bytesToInt, intToBytes, rlpDecode, rlpEncode, type RlpItem } from '../../../src/chains/btp/rlp.js';
+import { rlpItemArb } from './arbitraries.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -15,15 +16,6 @@ function codeOf(fn: () => unknown): string {
 }
 
 const decodeCode = (hex: string): string => codeOf(() => rlpDecode(fromHex(hex)));
-
-export const rlpItemArb: fc.Arbitrary<RlpItem> = fc.letrec<{ item: RlpItem }>((tie) => ({
-  item: fc.oneof(
-    { depthSize: 'small' },
-    fc.uint8Array({ maxLength: 80 }),
-    fc.constant(null),
-    fc.array(tie('item'), { maxLength: 5 }),
-  ),
-})).item;
 
 describe('ICON-RLP decoder rejects malformed input with typed errors', () => {
   it.each([
