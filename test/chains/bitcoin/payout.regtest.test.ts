@@ -70,7 +70,6 @@ describe('payouts judged by bcoin regtest', () => {
 
   describe('the node rejects bad witnesses with its script error', () => {
     const fed = testFederation(3, 2, 2);
-    const feds = new Map<FederationScript, TestFederation>([[fed.script, fed]]);
     let plan: ReturnType<typeof buildPayout>;
     beforeAll(async () => {
       plan = await payout(fed, 7n, withdrawalsTo(2, 500n, 200_000n));
