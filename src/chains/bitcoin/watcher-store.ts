@@ -1,0 +1,31 @@
+/** Where the Bitcoin watcher keeps its cursor; the node persists it in its database. */
+export interface WatcherState {
+  /** Next height to emit. */
+  readonly nextHeight: number;
+  /** Hashes of the most recently emitted blocks, ascending by height, the last one at nextHeight − 1. */
+  readonly emitted: readonly { readonly height: number; readonly hash: string }[];
+  /** Set when a reorg reached an emitted block; cleared only by an operator (governance step). */
+  readonly halted?: { readonly height: number; readonly expectedHash: string; readonly actualHash: string };
+}
+
+export interface WatcherStore {
+  load(): Promise<WatcherState | undefined>;
+  save(state: WatcherState): Promise<void>;
+}
+
+/** In-memory store for tests and tools. */
+export class MemoryWatcherStore implements WatcherStore {
+  #state: WatcherState | undefined;
+
+  constructor(initial?: WatcherState) {
+    this.#state = initial;
+  }
+
+  async load(): Promise<WatcherState | undefined> {
+    return this.#state;
+  }
+
+  async save(state: WatcherState): Promise<void> {
+    this.#state = structuredClone(state);
+  }
+}
