@@ -78,3 +78,13 @@ export async function waitFor(cond: () => boolean, timeoutMs = 10_000, stepMs = 
   }
   return cond();
 }
+
+/** Like {@link waitFor} for conditions that must be computed asynchronously (metrics). */
+export async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 10_000, stepMs = 50): Promise<boolean> {
+  const steps = Math.ceil(timeoutMs / stepMs);
+  for (let i = 0; i < steps; i++) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return cond();
+}
