@@ -42,8 +42,13 @@ export function decisionHash(d: NetworkTypeSectionDecision): Uint8Array {
  * NTSHash = H([NextProofContextHash, NetworkSectionsRoot]) (btp2-solidity
  * BlockUpdateLib.getNetworkTypeSectionDecisionHash).
  */
-export function headerDecisionHash(h: BTPBlockHeader, srcNetworkUid: string, networkTypeId: number): Uint8Array | null {
-  const nsRoot = headerNetworkSectionsRoot(h);
+export function headerDecisionHash(
+  h: BTPBlockHeader,
+  srcNetworkUid: string,
+  networkTypeId: number,
+  nsHash: Uint8Array = headerNetworkSectionHash(h),
+): Uint8Array | null {
+  const nsRoot = rootFromPath(nsHash, h.networkSectionToRoot ?? []);
   if (nsRoot === null) return null;
   const ntsHash = keccak256(encodeNetworkTypeSection({ nextProofContextHash: h.nextProofContextHash, networkSectionsRoot: nsRoot }));
   return decisionHash({ srcNetworkUid, dstNetworkTypeId: networkTypeId, height: h.mainHeight, round: h.round, networkTypeSectionHash: ntsHash });

@@ -18,13 +18,19 @@ export interface Secp256k1Backend {
   publicKey(secretKey: Uint8Array): Uint8Array;
 }
 
-// n/2 of secp256k1: S above it is the malleable twin (EIP-2, BIP-62 low-S rule).
-const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+// n/2 of secp256k1, big-endian: S above it is the malleable twin (EIP-2, BIP-62 low-S rule).
+const HALF_N = Uint8Array.from(Buffer.from('7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0', 'hex'));
 
-function readS(sig65: Uint8Array): bigint {
-  let s = 0n;
-  for (let i = 32; i < 64; i++) s = (s << 8n) | BigInt(sig65[i]!);
-  return s;
+/** 0 < S <= n/2, compared bytewise (this runs once per signature on the hot path). */
+function isLowNonZeroS(sig65: Uint8Array): boolean {
+  let zero = true;
+  let cmp = 0;
+  for (let i = 0; i < 32; i++) {
+    const b = sig65[32 + i]!;
+    if (b !== 0) zero = false;
+    if (cmp === 0 && b !== HALF_N[i]) cmp = b < HALF_N[i]! ? -1 : 1;
+  }
+  return !zero && cmp <= 0;
 }
 
 /**
@@ -35,8 +41,7 @@ export function isWellFormedSignature(sig65: Uint8Array): boolean {
   if (sig65.length !== 65) return false;
   const v = sig65[64]!;
   if (v !== 0 && v !== 1) return false;
-  const s = readS(sig65);
-  return s > 0n && s <= HALF_N;
+  return isLowNonZeroS(sig65);
 }
 
 function checkHash(hash32: Uint8Array): void {

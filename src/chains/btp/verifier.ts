@@ -45,6 +45,8 @@ export interface VerifierState {
   /** SN of the next message to deliver. */
   nextMessageSn: number;
   validators: Uint8Array[];
+  /** H(ProofContext of `validators`), what an unchanged header's NextProofContextHash must equal. */
+  proofContextHash: Uint8Array;
 }
 
 export interface VerifiedBlock {
@@ -90,7 +92,7 @@ export function hasQuorum(rule: QuorumRule, validators: number, votes: number): 
 }
 
 /** Validators of a NextProofContext, checked against the header's NextProofContextHash. */
-function nextValidators(h: BTPBlockHeader): Uint8Array[] {
+function nextValidators(h: BTPBlockHeader): { validators: Uint8Array[]; hash: Uint8Array } {
   if (h.nextProofContext === null) fail('BTP_INVALID_PROOF_CONTEXT', { height: h.mainHeight, reason: 'missing NextProofContext' });
   const pc = decodeProofContext(h.nextProofContext);
   if (pc.validators.length === 0) fail('BTP_INVALID_PROOF_CONTEXT', { height: h.mainHeight, reason: 'empty validator set' });
@@ -100,10 +102,11 @@ function nextValidators(h: BTPBlockHeader): Uint8Array[] {
     if (seen.has(k)) fail('BTP_INVALID_PROOF_CONTEXT', { height: h.mainHeight, reason: 'duplicate validator', validator: k });
     seen.add(k);
   }
-  if (!equalBytes(proofContextHash(pc), h.nextProofContextHash)) {
+  const hash = proofContextHash(pc);
+  if (!equalBytes(hash, h.nextProofContextHash)) {
     fail('BTP_INVALID_PROOF_CONTEXT', { height: h.mainHeight, reason: 'NextProofContextHash mismatch' });
   }
-  return pc.validators;
+  return { validators: pc.validators, hash };
 }
 
 function checkHeaderShape(h: BTPBlockHeader): void {
@@ -123,6 +126,7 @@ export function initVerifierState(first: BTPBlockHeader | Uint8Array): VerifierS
   const h = first instanceof Uint8Array ? decodeHeader(first) : first;
   if (h.nextProofContext === null) fail('BTP_INVALID_FIRST_HEADER', { reason: 'no NextProofContext' });
   checkHeaderShape(h);
+  const next = nextValidators(h);
   return {
     networkId: h.networkId,
     height: h.mainHeight,
@@ -131,7 +135,8 @@ export function initVerifierState(first: BTPBlockHeader | Uint8Array): VerifierS
     messageCount: h.messageCount,
     firstMessageSn: h.firstMessageSn,
     nextMessageSn: h.firstMessageSn,
-    validators: nextValidators(h),
+    validators: next.validators,
+    proofContextHash: next.hash,
   };
 }
 
@@ -177,19 +182,23 @@ function applyBlockUpdate(s: VerifierState, h: BTPBlockHeader, proof: EthProof, 
   if (h.firstMessageSn > s.nextMessageSn) fail('BTP_SN_NOT_VERIFIABLE', { expected: s.nextMessageSn, got: h.firstMessageSn });
   if (h.firstMessageSn < s.nextMessageSn) fail('BTP_SN_ALREADY_VERIFIED', { expected: s.nextMessageSn, got: h.firstMessageSn });
   checkHeaderShape(h);
-  let next: Uint8Array[] | null = null;
+  let next: { validators: Uint8Array[]; hash: Uint8Array } | null = null;
   if (h.proofContextChanged) {
     next = nextValidators(h);
-  } else if (!equalBytes(h.nextProofContextHash, proofContextHash({ validators: s.validators }))) {
+  } else if (!equalBytes(h.nextProofContextHash, s.proofContextHash)) {
     fail('BTP_INVALID_PROOF_CONTEXT', { height: h.mainHeight, reason: 'NextProofContextHash differs from the current set' });
   }
-  const decision = headerDecisionHash(h, config.srcNetworkUid, config.networkTypeId);
+  const nsHash = headerNetworkSectionHash(h);
+  const decision = headerDecisionHash(h, config.srcNetworkUid, config.networkTypeId, nsHash);
   if (decision === null) fail('BTP_INVALID_HEADER', { height: h.mainHeight, reason: 'malformed NetworkSectionToRoot' });
   const { signers, signerIndexes } = checkEthProof(decision, proof, s.validators, config);
 
   s.height = h.mainHeight;
-  s.networkSectionHash = headerNetworkSectionHash(h);
-  if (next !== null) s.validators = next;
+  s.networkSectionHash = nsHash;
+  if (next !== null) {
+    s.validators = next.validators;
+    s.proofContextHash = next.hash;
+  }
   if (h.messagesRoot !== null) {
     s.messagesRoot = h.messagesRoot;
     s.messageCount = h.messageCount;
