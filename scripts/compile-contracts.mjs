@@ -15,8 +15,8 @@ const stampPath = join(outDir, '.stamp');
 
 const settings = {
   evmVersion: 'cancun',
-  optimizer: { enabled: true, runs: 10_000 },
-  viaIR: true,
+  optimizer: { enabled: true, runs: 200 },
+  viaIR: false,
   outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
 };
 

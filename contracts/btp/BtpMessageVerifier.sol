@@ -154,18 +154,16 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
     {
         if (msg.sender != bmc) revert NotBmc(msg.sender);
         if (BtpAddress.networkHash(prev) != _srcNetHash) revert WrongSourceNetwork();
-        State memory st = _state;
-        if (sn != st.nextMessageSn) revert SequenceMismatch(st.nextMessageSn, sn);
+        Ctx memory c;
+        c.st = _state;
+        if (sn != c.st.nextMessageSn) revert SequenceMismatch(c.st.nextMessageSn, sn);
+        c.nsHash = networkSectionHash;
+        c.root = messageRoot;
 
         IconRlp.Item[] memory rms = IconRlp.toItem(relayMsg).toList();
         if (rms.length == 0) revert IconRlp.RlpMalformed();
         rms = rms[0].toList();
-
-        bytes32 nsHash = networkSectionHash;
-        bytes32 root = messageRoot;
-        bool skipping; // after a stale block update, its message proofs are duplicates too
-        uint256 out;
-        // first pass sizes the output; messages are views into `relayMsg` until copied
+        // messages stay views into the relay message until copied out at the end
         IconRlp.Item[][] memory batches = new IconRlp.Item[][](rms.length);
         uint256[] memory batchHeights = new uint256[](rms.length);
 
@@ -173,56 +171,19 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
             IconRlp.Item[] memory rm = rms[i].toList();
             if (rm.length != 2) revert IconRlp.RlpMalformed();
             uint256 typ = rm[0].toUint();
-            bytes memory body = rm[1].toBytes();
             if (typ == TYPE_BLOCK_UPDATE) {
-                (BtpBlockLib.Header memory h, IconRlp.Item[] memory sigs) = BtpBlockLib.decodeBlockUpdate(body);
-                if (h.mainHeight <= st.height) {
-                    // Duplicate or racing relay: a cheap no-op rather than a revert (issue 4).
-                    skipping = true;
-                    emit StaleBlockUpdateSkipped(h.mainHeight);
-                    continue;
-                }
-                skipping = false;
-                uint256 remaining = st.messageCount - (st.nextMessageSn - st.firstMessageSn);
-                if (remaining != 0) revert UnexpectedBlockUpdate(remaining);
-                if (h.networkId != networkId) revert NetworkIdMismatch(networkId, h.networkId);
-                if (h.prev != nsHash) revert PrevMismatch(nsHash, h.prev);
-                uint256 firstSn = h.updateNumber >> 1;
-                if (firstSn != st.nextMessageSn) revert MessageSnMismatch(st.nextMessageSn, firstSn);
-
-                _verifyProof(h, sigs);
-
-                st.height = uint64(h.mainHeight);
-                nsHash = h.networkSectionHash;
-                if (h.hasNextProofContext) _switchSet(h);
-                if (h.messagesRoot != bytes32(0)) {
-                    root = h.messagesRoot;
-                    st.firstMessageSn = uint64(firstSn);
-                    st.messageCount = uint64(h.messageCount);
-                }
+                _blockUpdate(c, rm[1].toBytes());
             } else if (typ == TYPE_MESSAGE_PROOF) {
-                if (skipping) continue;
-                (bytes32 r, uint256 leafCount, uint256 left, IconRlp.Item[] memory msgs) =
-                    BtpBlockLib.computeMessageProof(body);
-                if (r != root || leafCount != st.messageCount) revert InvalidMessageProof(r, leafCount);
-                uint256 delivered = st.nextMessageSn - st.firstMessageSn;
-                if (left > delivered) revert MessageGap(delivered, left);
-                uint256 skip = delivered - left;
-                if (skip >= msgs.length) continue; // all already delivered
-                uint256 fresh = msgs.length - skip;
-                IconRlp.Item[] memory take = new IconRlp.Item[](fresh);
-                for (uint256 j; j < fresh; ++j) take[j] = msgs[skip + j];
-                batches[i] = take;
-                batchHeights[i] = st.height;
-                out += fresh;
-                st.nextMessageSn += uint64(fresh);
+                if (c.skipping) continue;
+                batches[i] = _messageProof(c, rm[1].toBytes());
+                batchHeights[i] = c.st.height;
             } else {
                 revert UnknownRelayMessageType(typ);
             }
         }
 
-        messages = new bytes[](out);
-        heights = new uint256[](out);
+        messages = new bytes[](c.out);
+        heights = new uint256[](c.out);
         uint256 k;
         for (uint256 i; i < rms.length; ++i) {
             IconRlp.Item[] memory b = batches[i];
@@ -233,9 +194,60 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
             }
         }
 
-        if (nsHash != networkSectionHash) networkSectionHash = nsHash;
-        if (root != messageRoot) messageRoot = root;
-        _state = st;
+        if (c.nsHash != networkSectionHash) networkSectionHash = c.nsHash;
+        if (c.root != messageRoot) messageRoot = c.root;
+        _state = c.st;
+    }
+
+    /// @dev Relay-local state, kept in memory to stay within the stack.
+    struct Ctx {
+        State st;
+        bytes32 nsHash;
+        bytes32 root;
+        bool skipping; // after a stale block update, its message proofs are duplicates too
+        uint256 out;
+    }
+
+    function _blockUpdate(Ctx memory c, bytes memory body) internal {
+        (BtpBlockLib.Header memory h, IconRlp.Item[] memory sigs) = BtpBlockLib.decodeBlockUpdate(body);
+        if (h.mainHeight <= c.st.height) {
+            // Duplicate or racing relay: a cheap no-op rather than a revert (issue 4).
+            c.skipping = true;
+            emit StaleBlockUpdateSkipped(h.mainHeight);
+            return;
+        }
+        c.skipping = false;
+        uint256 remaining = c.st.messageCount - (c.st.nextMessageSn - c.st.firstMessageSn);
+        if (remaining != 0) revert UnexpectedBlockUpdate(remaining);
+        if (h.networkId != networkId) revert NetworkIdMismatch(networkId, h.networkId);
+        if (h.prev != c.nsHash) revert PrevMismatch(c.nsHash, h.prev);
+        uint256 firstSn = h.updateNumber >> 1;
+        if (firstSn != c.st.nextMessageSn) revert MessageSnMismatch(c.st.nextMessageSn, firstSn);
+
+        _verifyProof(h, sigs);
+
+        c.st.height = uint64(h.mainHeight);
+        c.nsHash = h.networkSectionHash;
+        if (h.hasNextProofContext) _switchSet(h);
+        if (h.messagesRoot != bytes32(0)) {
+            c.root = h.messagesRoot;
+            c.st.firstMessageSn = uint64(firstSn);
+            c.st.messageCount = uint64(h.messageCount);
+        }
+    }
+
+    function _messageProof(Ctx memory c, bytes memory body) internal pure returns (IconRlp.Item[] memory take) {
+        (bytes32 r, uint256 leafCount, uint256 left, IconRlp.Item[] memory msgs) = BtpBlockLib.computeMessageProof(body);
+        if (r != c.root || leafCount != c.st.messageCount) revert InvalidMessageProof(r, leafCount);
+        uint256 delivered = c.st.nextMessageSn - c.st.firstMessageSn;
+        if (left > delivered) revert MessageGap(delivered, left);
+        uint256 skip = delivered - left;
+        if (skip >= msgs.length) return take; // all already delivered
+        uint256 fresh = msgs.length - skip;
+        take = new IconRlp.Item[](fresh);
+        for (uint256 j; j < fresh; ++j) take[j] = msgs[skip + j];
+        c.out += fresh;
+        c.st.nextMessageSn += uint64(fresh);
     }
 
     /// @dev Checks every signature (nil entries skipped, invalid ones ignored) and the quorum;
@@ -291,7 +303,7 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         bytes32 r;
         bytes32 s;
         uint256 v;
-        assembly {
+        assembly ("memory-safe") {
             r := mload(p)
             s := mload(add(p, 32))
             v := byte(0, mload(add(p, 64)))
@@ -304,7 +316,7 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
     function _srcUid() internal view returns (string memory s) {
         bytes memory b = new bytes(_srcUidLen);
         bytes32 w = _srcUidWord;
-        assembly { mstore(add(b, 32), w) }
+        assembly ("memory-safe") { mstore(add(b, 32), w) }
         s = string(b);
     }
 
@@ -326,7 +338,7 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         if (signature.length != 65) revert InvalidSignature(height, index);
         bytes memory sig = signature;
         uint256 p;
-        assembly { p := add(sig, 32) }
+        assembly ("memory-safe") { p := add(sig, 32) }
         if (_recover(decisionOf[height], p) != vs[index]) revert InvalidSignature(height, index);
         _records[height].signers = uint160(uint256(rec.signers) | (uint256(1) << index));
         emit SignatureRecorded(height, index, vs[index]);

@@ -17,6 +17,6 @@ library BtpAddress {
         uint256 end = 6;
         while (end < n && b[end] != "/") end++;
         if (end == 6) revert InvalidBtpAddress();
-        assembly { h := keccak256(add(add(b, 32), 6), sub(end, 6)) }
+        assembly ("memory-safe") { h := keccak256(add(add(b, 32), 6), sub(end, 6)) }
     }
 }

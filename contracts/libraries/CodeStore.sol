@@ -12,7 +12,7 @@ library CodeStore {
         bytes memory code = abi.encodePacked(hex"00", data);
         // PUSH2 len, DUP1, PUSH1 12, PUSH1 0, CODECOPY, PUSH1 0, RETURN
         bytes memory init = abi.encodePacked(hex"61", uint16(code.length), hex"80600c6000396000f3", code);
-        assembly { ptr := create(0, add(init, 32), mload(init)) }
+        assembly ("memory-safe") { ptr := create(0, add(init, 32), mload(init)) }
         if (ptr == address(0)) revert CodeStoreWriteFailed();
     }
 
@@ -21,7 +21,7 @@ library CodeStore {
         uint256 size = ptr.code.length;
         if (size == 0) return data;
         data = new bytes(size - 1);
-        assembly { extcodecopy(ptr, add(data, 32), 1, sub(size, 1)) }
+        assembly ("memory-safe") { extcodecopy(ptr, add(data, 32), 1, sub(size, 1)) }
     }
 
     /// @notice Stores an address list (20 bytes each).
@@ -38,7 +38,7 @@ library CodeStore {
         list = new address[](n);
         for (uint256 i; i < n; ++i) {
             address a;
-            assembly { a := shr(96, mload(add(add(raw, 32), mul(i, 20)))) }
+            assembly ("memory-safe") { a := shr(96, mload(add(add(raw, 32), mul(i, 20)))) }
             list[i] = a;
         }
     }

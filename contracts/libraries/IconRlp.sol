@@ -24,7 +24,7 @@ library IconRlp {
     function _at(uint256 ptr, uint256 end) private pure returns (Item memory it, uint256 next) {
         if (ptr >= end) revert RlpMalformed();
         uint256 b0;
-        assembly { b0 := byte(0, mload(ptr)) }
+        assembly ("memory-safe") { b0 := byte(0, mload(ptr)) }
         uint256 hdr;
         uint256 plen;
         if (b0 < 0x80) {
@@ -55,13 +55,13 @@ library IconRlp {
 
     function _readLen(uint256 ptr, uint256 ll, uint256 end) private pure returns (uint256 v) {
         if (ll > 4 || ptr + ll > end) revert RlpMalformed();
-        assembly { v := shr(sub(256, mul(8, ll)), mload(ptr)) }
+        assembly ("memory-safe") { v := shr(sub(256, mul(8, ll)), mload(ptr)) }
     }
 
     /// @notice The top-level item of `b`.
     function toItem(bytes memory b) internal pure returns (Item memory it) {
         uint256 start;
-        assembly { start := add(b, 32) }
+        assembly ("memory-safe") { start := add(b, 32) }
         uint256 next;
         (it, next) = _at(start, start + b.length);
         if (next != start + b.length) revert RlpMalformed();
@@ -98,7 +98,7 @@ library IconRlp {
         if (n > 33) revert RlpMalformed();
         uint256 p = it.ptr;
         uint256 first;
-        assembly { first := byte(0, mload(p)) }
+        assembly ("memory-safe") { first := byte(0, mload(p)) }
         if (first >= 0x80) revert RlpNegativeInt();
         if (n == 33) {
             // a 0x00 sign byte ahead of a full 32-byte magnitude
@@ -106,21 +106,21 @@ library IconRlp {
             p += 1;
             n = 32;
         }
-        assembly { v := shr(sub(256, mul(8, n)), mload(p)) }
+        assembly ("memory-safe") { v := shr(sub(256, mul(8, n)), mload(p)) }
     }
 
     function toBytes32(Item memory it) internal pure returns (bytes32 v) {
         if (it.isList) revert RlpNotBytes();
         if (it.len != 32) revert RlpBadLength(32, it.len);
         uint256 p = it.ptr;
-        assembly { v := mload(p) }
+        assembly ("memory-safe") { v := mload(p) }
     }
 
     function toAddress(Item memory it) internal pure returns (address a) {
         if (it.isList) revert RlpNotBytes();
         if (it.len != 20) revert RlpBadLength(20, it.len);
         uint256 p = it.ptr;
-        assembly { a := shr(96, mload(p)) }
+        assembly ("memory-safe") { a := shr(96, mload(p)) }
     }
 
     /// @notice A copy of a byte-string item's payload.
@@ -129,7 +129,7 @@ library IconRlp {
         out = new bytes(it.len);
         uint256 src = it.ptr;
         uint256 dst;
-        assembly { dst := add(out, 32) }
+        assembly ("memory-safe") { dst := add(out, 32) }
         _copy(src, dst, it.len);
     }
 
@@ -137,7 +137,7 @@ library IconRlp {
     function payloadHash(Item memory it) internal pure returns (bytes32 h) {
         uint256 p = it.ptr;
         uint256 n = it.len;
-        assembly { h := keccak256(p, n) }
+        assembly ("memory-safe") { h := keccak256(p, n) }
     }
 
     /// @notice A byte-string item's payload as a view: its memory pointer and length.
@@ -147,7 +147,7 @@ library IconRlp {
     }
 
     function _copy(uint256 src, uint256 dst, uint256 n) internal pure {
-        assembly { mcopy(dst, src, n) }
+        assembly ("memory-safe") { mcopy(dst, src, n) }
     }
 
     // ---------------------------------------------------------------- encoding (ICON variant)

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {IconRlp} from "../libraries/IconRlp.sol";
+import {BtpAddress} from "../libraries/BtpAddress.sol";
+import {Roles} from "../access/Roles.sol";
+import {IBtpMessageVerifier} from "../interfaces/IBtpMessageVerifier.sol";
+import {IBitcoinService} from "../interfaces/IBitcoinService.sol";
+
+/// @title BtpMessageCenter
+/// @notice The home chain's BMC for the federation link: takes relay messages from anyone, has the
+///         link's BMV verify them, decodes each BTPMessage `[src, dst, svc, sn, payload, nsn,
+///         feeInfo]` and dispatches the payloads to the service named in `svc`, in batches of
+///         consecutive messages of one BTP block. A service failure never reverts the relay: the
+///         batch is kept for {retryBatch}.
+contract BtpMessageCenter is Roles {
+    using IconRlp for IconRlp.Item;
+
+    /// @notice This BMC's BTP address, e.g. `btp://0x7a69.eth/0x…`.
+    string public btpAddress;
+    bytes32 internal immutable _selfHash;
+
+    /// @notice Verifier per source network (keccak of the network part of a BTP address).
+    mapping(bytes32 netHash => IBtpMessageVerifier) public verifiers;
+    /// @notice Receive sequence per source network (the next message SN expected).
+    mapping(bytes32 netHash => uint256) public rxSeq;
+    /// @notice Service contract per service name hash.
+    mapping(bytes32 svcHash => address) public services;
+    /// @notice Batches whose dispatch failed, by keccak256(abi.encode(svc, height, firstSn, payloads)).
+    mapping(bytes32 batchHash => bool) public failedBatches;
+
+    /// @notice Gas a service batch may not take below, so a failing dispatch is always recorded.
+    uint256 internal constant DISPATCH_RESERVE = 50_000;
+
+    event VerifierSet(string network, address verifier);
+    event ServiceSet(string svc, address service);
+    event RelayHandled(string network, address indexed relayer, uint256 firstSn, uint256 count);
+    event MessageDropped(uint256 indexed sn, uint8 reason);
+    event BatchDispatchFailed(bytes32 indexed batchHash, string svc, uint256 btpHeight, uint256 firstSn, bytes[] payloads);
+    event BatchRetried(bytes32 indexed batchHash);
+
+    error UnknownNetwork();
+    error VerifierAlreadySet();
+    error ServiceAlreadySet();
+    error UnknownFailedBatch(bytes32 batchHash);
+    error MessageCountMismatch();
+
+    /// @param admin ADMIN_ROLE holder, who wires the verifier and services once each
+    /// @param btpAddress_ this BMC's BTP address
+    constructor(address admin, string memory btpAddress_) Roles(admin) {
+        btpAddress = btpAddress_;
+        _selfHash = keccak256(bytes(btpAddress_));
+    }
+
+    /// @notice Registers the verifier of a source network (once; admin).
+    /// @param network e.g. `0x1.btc`
+    function setVerifier(string calldata network, IBtpMessageVerifier verifier) external onlyRole(ADMIN_ROLE) {
+        bytes32 h = keccak256(bytes(network));
+        if (address(verifiers[h]) != address(0)) revert VerifierAlreadySet();
+        verifiers[h] = verifier;
+        emit VerifierSet(network, address(verifier));
+    }
+
+    /// @notice Registers a service contract (once per name; admin).
+    function setService(string calldata svc, address service) external onlyRole(ADMIN_ROLE) {
+        bytes32 h = keccak256(bytes(svc));
+        if (services[h] != address(0)) revert ServiceAlreadySet();
+        services[h] = service;
+        emit ServiceSet(svc, service);
+    }
+
+    /// @notice Verifies and delivers a relay message from the BMC at `prev`. Anyone may relay;
+    ///         a relay whose content was already delivered is a cheap no-op.
+    /// @param prev BTP address of the source BMC, e.g. `btp://0x1.btc/<federation>`
+    /// @param relayMsg RLP relay message (BlockUpdates and MessageProofs)
+    function handleRelayMessage(string calldata prev, bytes calldata relayMsg) external {
+        bytes32 net = BtpAddress.networkHash(prev);
+        IBtpMessageVerifier v = verifiers[net];
+        if (address(v) == address(0)) revert UnknownNetwork();
+        uint256 sn = rxSeq[net];
+        (bytes[] memory msgs, uint256[] memory heights) = v.handleRelayMessage(btpAddress, prev, sn, relayMsg);
+        uint256 n = msgs.length;
+        if (heights.length != n) revert MessageCountMismatch();
+        if (n == 0) return;
+        rxSeq[net] = sn + n;
+
+        // Dispatch runs of consecutive messages with the same service and BTP block.
+        Run memory r;
+        r.payloads = new bytes[](n);
+        for (uint256 i; i < n; ++i) {
+            (bytes32 svc, bytes memory payload, bool ok) = _decodeMessage(msgs[i], net);
+            if (!ok) {
+                emit MessageDropped(sn + i, 1);
+                continue;
+            }
+            if (r.len != 0 && (svc != r.svc || heights[i] != r.height)) {
+                _dispatch(r);
+                r.len = 0;
+            }
+            if (r.len == 0) {
+                r.svc = svc;
+                r.height = heights[i];
+                r.firstSn = sn + i;
+            }
+            r.payloads[r.len++] = payload;
+        }
+        if (r.len != 0) _dispatch(r);
+        emit RelayHandled(v.getSrcNetworkId(), msg.sender, sn, n);
+    }
+
+    struct Run {
+        bytes[] payloads;
+        uint256 len;
+        bytes32 svc;
+        uint256 height;
+        uint256 firstSn;
+    }
+
+    /// @dev BTPMessage = [src, dst, svc, sn, payload, nsn, feeInfo]; src must be on the link's
+    ///      network and dst must be this BMC.
+    function _decodeMessage(bytes memory m, bytes32 net) internal pure returns (bytes32 svc, bytes memory payload, bool ok) {
+        IconRlp.Item memory top = IconRlp.toItem(m);
+        if (!top.isList) return (0, payload, false);
+        IconRlp.Item[] memory f = top.toList();
+        if (f.length < 5 || f[0].isList || f[1].isList || f[2].isList || f[4].isList) return (0, payload, false);
+        if (_networkOf(f[0]) != net) return (0, payload, false);
+        svc = f[2].payloadHash();
+        payload = f[4].toBytes();
+        ok = true;
+    }
+
+    /// @dev keccak of the network part of a `btp://<net>/<account>` item, or zero.
+    function _networkOf(IconRlp.Item memory it) internal pure returns (bytes32 h) {
+        uint256 p = it.ptr;
+        uint256 n = it.len;
+        if (n < 8) return 0;
+        bytes32 w;
+        assembly ("memory-safe") { w := mload(p) }
+        if (bytes6(w) != "btp://") return 0;
+        uint256 end = 6;
+        for (; end < n; ++end) {
+            uint8 c;
+            assembly ("memory-safe") { c := byte(0, mload(add(p, end))) }
+            if (c == 0x2f) break;
+        }
+        assembly ("memory-safe") { h := keccak256(add(p, 6), sub(end, 6)) }
+    }
+
+    function _dispatch(Run memory r) internal {
+        bytes[] memory payloads = new bytes[](r.len);
+        for (uint256 i; i < r.len; ++i) payloads[i] = r.payloads[i];
+        address service = services[r.svc];
+        uint256 height = r.height;
+        uint256 firstSn = r.firstSn;
+        if (service != address(0) && gasleft() > DISPATCH_RESERVE) {
+            // Leave the reserve so a failing service still lets us record the batch below.
+            try IBitcoinService(service).handleBTPMessages{gas: gasleft() - DISPATCH_RESERVE}(msg.sender, height, firstSn, payloads) {
+                return;
+            } catch {}
+        }
+        bytes32 h = keccak256(abi.encode(r.svc, height, firstSn, payloads));
+        failedBatches[h] = true;
+        emit BatchDispatchFailed(h, "", height, firstSn, payloads);
+    }
+
+    /// @notice Re-dispatches a batch whose delivery failed (for instance a service registered late).
+    ///         Anyone may call; the relayer credited is the caller.
+    function retryBatch(bytes32 svc, uint256 height, uint256 firstSn, bytes[] calldata payloads) external {
+        bytes32 h = keccak256(abi.encode(svc, height, firstSn, payloads));
+        if (!failedBatches[h]) revert UnknownFailedBatch(h);
+        failedBatches[h] = false;
+        IBitcoinService(services[svc]).handleBTPMessages(msg.sender, height, firstSn, payloads);
+        emit BatchRetried(h);
+    }
+}
