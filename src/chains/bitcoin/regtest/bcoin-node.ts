@@ -73,6 +73,7 @@ interface BcoinTx {
   check(view: unknown, flags: number): void;
 }
 interface BcoinFullNode {
+  ensure(): Promise<void>;
   open(): Promise<void>;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
@@ -129,6 +130,7 @@ export async function startBcoinRegtest(opts: BcoinRegtestOptions = {}): Promise
     env: false,
   });
   installCoreCompatibleRpc(bcoin, node);
+  await node.ensure(); // creates the data directory (bcoin's own launcher does this too)
   await node.open();
   await node.connect();
   const port = node.http.http.address().port;
