@@ -1,0 +1,94 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BitcoinRpcClient } from '../../../src/chains/bitcoin/rpc.js';
+import { isBridgeError } from '../../../src/errors.js';
+
+type Handler = (body: { method: string; params: unknown[]; id: number }, req: IncomingMessage, res: ServerResponse) => void;
+
+let server: Server | undefined;
+afterEach(async () => {
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  server = undefined;
+});
+
+async function serve(handler: Handler): Promise<string> {
+  server = createServer((req, res) => {
+    let data = '';
+    req.on('data', (c: Buffer) => (data += c.toString()));
+    req.on('end', () => handler(JSON.parse(data) as Parameters<Handler>[0], req, res));
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+  return `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`;
+}
+
+const reply = (res: ServerResponse, status: number, body: unknown): void => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+describe('BitcoinRpcClient', () => {
+  it('sends JSON-RPC 1.0 with basic auth and returns the result', async () => {
+    let seen: { method: string; params: unknown[]; auth?: string } | undefined;
+    const url = await serve((body, req, res) => {
+      seen = { method: body.method, params: body.params, auth: req.headers.authorization };
+      reply(res, 200, { result: 'ab'.repeat(32), error: null, id: body.id });
+    });
+    const rpc = new BitcoinRpcClient({ url, username: 'u', password: 'p' });
+    expect(await rpc.getBlockHash(7)).toBe('ab'.repeat(32));
+    expect(seen).toEqual({ method: 'getblockhash', params: [7], auth: 'Basic ' + Buffer.from('u:p').toString('base64') });
+  });
+
+  it('retries transport failures, then succeeds', async () => {
+    let calls = 0;
+    const url = await serve((body, _req, res) => {
+      calls++;
+      if (calls < 3) {
+        res.writeHead(503);
+        res.end('busy');
+        return;
+      }
+      reply(res, 200, { result: 12, error: null, id: body.id });
+    });
+    const rpc = new BitcoinRpcClient({ url, retries: 2, retryDelayMs: 1 });
+    expect(await rpc.getBlockCount()).toBe(12);
+    expect(calls).toBe(3);
+  });
+
+  it('does not retry an RPC error and reports Core-style rejections as BTC_TX_REJECTED', async () => {
+    let calls = 0;
+    const url = await serve((body, _req, res) => {
+      calls++;
+      reply(res, 500, { result: null, error: { code: -26, message: 'mandatory-script-verify-flag-failed (EVAL_FALSE)' }, id: body.id });
+    });
+    const rpc = new BitcoinRpcClient({ url, retries: 3, retryDelayMs: 1 });
+    await expect(rpc.sendRawTransaction('00')).rejects.toSatisfy(
+      (e: unknown) => isBridgeError(e, 'BTC_TX_REJECTED') && e.context['rpcCode'] === -26 && String(e.context['reason']).includes('EVAL_FALSE'),
+    );
+    expect(calls).toBe(1);
+  });
+
+  it('maps a missing mempool entry (-5) to undefined', async () => {
+    const url = await serve((body, _req, res) => reply(res, 500, { result: null, error: { code: -5, message: 'Transaction not in mempool' }, id: body.id }));
+    expect(await new BitcoinRpcClient({ url }).getMempoolEntry('00'.repeat(32))).toBeUndefined();
+  });
+
+  it('times out each attempt and reports BTC_RPC_TIMEOUT after the retries', async () => {
+    let calls = 0;
+    const url = await serve(() => {
+      calls++; // never answers
+    });
+    const rpc = new BitcoinRpcClient({ url, timeoutMs: 100, retries: 1, retryDelayMs: 1 });
+    await expect(rpc.getBlockCount()).rejects.toSatisfy((e: unknown) => isBridgeError(e, 'BTC_RPC_TIMEOUT') && e.context['method'] === 'getblockcount');
+    expect(calls).toBe(2);
+    server!.closeAllConnections();
+  });
+
+  it('reports an unreachable node as BTC_RPC_UNAVAILABLE', async () => {
+    const url = await serve(() => undefined);
+    await new Promise<void>((r) => server!.close(() => r()));
+    server = undefined;
+    const rpc = new BitcoinRpcClient({ url, retries: 1, retryDelayMs: 1 });
+    await expect(rpc.getBlockCount()).rejects.toSatisfy((e: unknown) => isBridgeError(e, 'BTC_RPC_UNAVAILABLE'));
+  });
+});
