@@ -73,7 +73,10 @@ export interface FederationView {
   /** Every federation script of every epoch, to recognise federation transactions. */
   readonly allScripts: readonly FederationScript[];
   readonly minDepositSats: bigint;
-  /** Optional ledger lookup (display txid): true when the outpoint is a known federation UTXO. */
+  /**
+   * Ledger lookup (display txid): true when the outpoint is a known federation UTXO of any epoch.
+   * Authoritative when given; see {@link spendsFederation} for the fallback without it.
+   */
   readonly isFederationOutpoint?: (txid: string, vout: number) => boolean;
 }
 
@@ -98,19 +101,24 @@ export function matchFederationOutput(outputScript: Uint8Array, scripts: readonl
 }
 
 /**
- * True when `tx` spends a federation outpoint of any epoch. Recognised by the
- * input's witness script (the last witness item of a P2WSH / P2SH-P2WSH spend
- * is the script the spent output committed to) or by the ledger lookup.
+ * True when `tx` spends a federation outpoint of any epoch.
+ *
+ * With a ledger (`isFederationOutpoint`) the ledger alone decides: it is
+ * exact. Without one, an input counts when its last witness item is a
+ * federation witness script and its scriptSig is empty (P2WSH) or exactly
+ * the script's P2SH-P2WSH redeem push. That fallback needs no UTXO lookup
+ * but can be imitated by a (non-standard) taproot script-path spend whose
+ * control block happens to equal a federation script, so validators that
+ * derive BTP blocks must pass the ledger.
  */
 export function spendsFederation(tx: Transaction, view: FederationView): boolean {
+  const ledger = view.isFederationOutpoint;
+  if (ledger !== undefined) return tx.ins.some((input) => ledger(Buffer.from(input.hash).reverse().toString('hex'), input.index));
   return tx.ins.some((input) => {
-    const txid = Buffer.from(input.hash).reverse().toString('hex');
-    if (view.isFederationOutpoint?.(txid, input.index)) return true;
     const last = input.witness[input.witness.length - 1];
     if (last === undefined) return false;
     return view.allScripts.some((s) => {
       if (!equalBytes(last, s.witnessScript)) return false;
-      // Native P2WSH has an empty scriptSig; P2SH-P2WSH pushes exactly the redeem script (BIP-141).
       return input.script.length === 0 || equalBytes(input.script, bscript.compile([s.p2shRedeemScript]));
     });
   });

@@ -78,6 +78,8 @@ describe('classifyDeposits', () => {
     expect(classifyDeposits(wrapped, view)).toEqual([]);
     const viaLedger = tx([[cur.script.p2wshOutput, 50_000n], [meta, 0n]]);
     expect(classifyDeposits(viaLedger, { ...view, isFederationOutpoint: (txid, vout) => txid === '07'.repeat(32) && vout === 0 })).toEqual([]);
+    // With a ledger, the ledger alone decides: a look-alike witness on an unknown outpoint is a deposit.
+    expect(classifyDeposits(native, { ...view, isFederationOutpoint: () => false })).toHaveLength(1);
     // The same witness script behind a scriptSig that is not its redeem push is not a federation spend.
     const forged = tx([[cur.script.p2wshOutput, 50_000n], [meta, 0n]], { witness: [ancient.script.witnessScript], script: Uint8Array.of(0x51) });
     expect(classifyDeposits(forged, view)).toHaveLength(1);
