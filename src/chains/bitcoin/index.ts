@@ -14,3 +14,4 @@ export * from './deposits.js';
 export * from './rpc.js';
 export * from './watcher.js';
 export * from './watcher-store.js';
+export * from './payout-signing.js';
