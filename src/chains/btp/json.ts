@@ -96,29 +96,50 @@ export function proofJson(p: EthProof): Json {
   return { signatures: p.signatures.map(hexOrNull) };
 }
 
-export function messageProofJson(mp: MessageProof): Json {
-  return { proofInLeft: nodesJson(mp.left), messages: mp.messages.map(displayBytes), proofInRight: nodesJson(mp.right) };
+/** Payload view hook: lets a caller render a service's payloads (e.g. the `btc` records). */
+export type PayloadView = (svc: string, payload: Uint8Array) => Json | undefined;
+
+/** A message that is a BTPMessage (fednode's are) is shown decoded too. */
+function btpMessageOrNull(m: Uint8Array, view?: PayloadView): Json {
+  try {
+    return btpMessageJson(decodeBTPMessage(m), view);
+  } catch (err) {
+    if (!isBridgeError(err)) throw err;
+    return null;
+  }
+}
+
+export function messageProofJson(mp: MessageProof, view?: PayloadView): Json {
+  const decoded = mp.messages.map((m) => btpMessageOrNull(m, view));
+  return {
+    proofInLeft: nodesJson(mp.left),
+    messages: mp.messages.map(displayBytes),
+    ...(decoded.some((d) => d !== null) ? { btpMessages: decoded } : {}),
+    proofInRight: nodesJson(mp.right),
+  };
 }
 
 export function blockUpdateJson(bu: BlockUpdate): Json {
   return { header: headerJson(bu.header), proof: proofJson(bu.proof) };
 }
 
-export function relayMessageJson(rm: RelayMessage): Json {
+export function relayMessageJson(rm: RelayMessage, view?: PayloadView): Json {
   return rm.items.map((it) =>
     it.type === 1
       ? { type: 'BlockUpdate', ...(blockUpdateJson(it.blockUpdate) as { [k: string]: Json }) }
-      : { type: 'MessageProof', ...(messageProofJson(it.messageProof) as { [k: string]: Json }) },
+      : { type: 'MessageProof', ...(messageProofJson(it.messageProof, view) as { [k: string]: Json }) },
   );
 }
 
-export function btpMessageJson(m: BTPMessage): Json {
+export function btpMessageJson(m: BTPMessage, view?: PayloadView): Json {
+  const record = view?.(m.svc, m.payload);
   return {
     src: m.src,
     dst: m.dst,
     svc: m.svc,
     sn: m.sn.toString(),
     payload: toHex(m.payload),
+    ...(record === undefined ? {} : { record }),
     nsn: m.nsn.toString(),
     feeInfo: m.feeInfo === null ? null : { network: m.feeInfo.network, values: m.feeInfo.values.map(String) },
   };
@@ -146,12 +167,12 @@ export const BTP_STRUCTURES = [
 ] as const;
 export type BtpStructure = (typeof BTP_STRUCTURES)[number];
 
-const DECODERS: Record<BtpStructure, (b: Uint8Array) => Json> = {
-  RelayMessage: (b) => relayMessageJson(decodeRelayMessage(b)),
+const DECODERS: Record<BtpStructure, (b: Uint8Array, view?: PayloadView) => Json> = {
+  RelayMessage: (b, view) => relayMessageJson(decodeRelayMessage(b), view),
   BlockUpdate: (b) => blockUpdateJson(decodeBlockUpdate(b)),
   BTPBlockHeader: (b) => headerJson(decodeHeader(b)),
-  MessageProof: (b) => messageProofJson(decodeMessageProof(b)),
-  BTPMessage: (b) => btpMessageJson(decodeBTPMessage(b)),
+  MessageProof: (b, view) => messageProofJson(decodeMessageProof(b), view),
+  BTPMessage: (b, view) => btpMessageJson(decodeBTPMessage(b), view),
   NetworkTypeSectionDecision: (b) => {
     const d = decodeDecision(b);
     return { ...d, networkTypeSectionHash: toHex(d.networkTypeSectionHash) };
@@ -176,11 +197,11 @@ const DECODERS: Record<BtpStructure, (b: Uint8Array) => Json> = {
  * Throws the structure's BridgeError when a `type` is given and fails, or
  * the generic RLP error when nothing matches.
  */
-export function decodeAny(bytes: Uint8Array, type?: BtpStructure): { type: BtpStructure; value: Json } {
-  if (type !== undefined) return { type, value: DECODERS[type](bytes) };
+export function decodeAny(bytes: Uint8Array, type?: BtpStructure, view?: PayloadView): { type: BtpStructure; value: Json } {
+  if (type !== undefined) return { type, value: DECODERS[type](bytes, view) };
   for (const t of BTP_STRUCTURES) {
     try {
-      return { type: t, value: DECODERS[t](bytes) };
+      return { type: t, value: DECODERS[t](bytes, view) };
     } catch (err) {
       if (!isBridgeError(err) || t === 'RLP') throw err;
     }

@@ -122,3 +122,29 @@ describe('fednode btp verify', () => {
     expect(missing.err).toContain('--src');
   });
 });
+
+describe('fednode btp decode of fednode messages', () => {
+  it('shows BTPMessages inside a message proof, with btc records field by field', async () => {
+    const { encodeBTPMessage, encodeRelayMessage } = await import('../../../src/chains/btp/codec.js');
+    const { encodeRecord } = await import('../../../src/chains/bitcoin/records.js');
+    const payload = encodeRecord({ type: 'deposit-mint', txid: new Uint8Array(32).fill(0xab), vout: 1, amountSats: 150_000n, epoch: 3, recipient: new Uint8Array(20).fill(0x11) });
+    const msg = encodeBTPMessage({ src: '0x4.btc', dst: '0x7a69.evm', svc: 'btc', sn: 0n, payload, nsn: 0n, feeInfo: null });
+    const other = encodeBTPMessage({ src: '0x4.btc', dst: '0x7a69.evm', svc: 'xcall', sn: 1n, payload: Uint8Array.of(1), nsn: 0n, feeInfo: null });
+    const relay = encodeRelayMessage({ items: [{ type: 2, messageProof: { left: [], messages: [msg, other, Uint8Array.of(0x41)], right: [] } }] });
+    const { out, error } = await run(['btp', 'decode', Buffer.from(relay).toString('hex')]);
+    expect(error).toBeNull();
+    const json = JSON.parse(out) as { value: { btpMessages: ({ svc: string; record?: Record<string, unknown> } | null)[] }[] };
+    const [m0, m1, m2] = json.value[0]!.btpMessages;
+    expect(m0!.record).toEqual({
+      type: 'deposit-mint',
+      txid: '0x' + 'ab'.repeat(32),
+      vout: 1,
+      amountSats: '150000',
+      epoch: 3,
+      recipient: '0x' + '11'.repeat(20),
+    });
+    expect(m1!.svc).toBe('xcall');
+    expect(m1!.record).toBeUndefined();
+    expect(m2).toBeNull();
+  });
+});

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { BridgeError, isBridgeError } from '../../../errors.js';
+import { BTC_SERVICE, decodeRecord } from '../../../chains/bitcoin/records.js';
 import { fromHex, toHex } from '../../../chains/btp/bytes.js';
-import { BTP_STRUCTURES, decodeAny, displayBytes, type BtpStructure, type Json } from '../../../chains/btp/json.js';
+import { BTP_STRUCTURES, decodeAny, displayBytes, type BtpStructure, type Json, type PayloadView } from '../../../chains/btp/json.js';
 import { nativeBackend, nativeBackendAvailable, nobleBackend, type Secp256k1Backend } from '../../../chains/btp/secp256k1.js';
 import { initVerifierState, verifierConfig, verifierStateToJson, verifyRelayMessage, type QuorumRule } from '../../../chains/btp/verifier.js';
 
@@ -94,8 +95,18 @@ export function runBtpVerify(relays: string[], opts: VerifyOptions, io: BtpCliIo
   if (rejected !== null) throw new BridgeError({ code: 'BTP_RELAY_REJECTED', message: `relay message ${rejected.index} rejected (${rejected.code})`, index: rejected.index, reason: rejected.code });
 }
 
+/** fednode's own payloads (service `btc`, docs/PROTOCOL.md) shown field by field; others stay hex. */
+export const btcRecordView: PayloadView = (svc, payload) => {
+  if (svc !== BTC_SERVICE) return undefined;
+  const r = decodeRecord(payload);
+  if (r === undefined) return { error: 'malformed btc record' };
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(r)) out[k] = v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? v.toString() : (v as Json);
+  return out;
+};
+
 export function runBtpDecode(data: string, opts: { type?: BtpStructure }, io: BtpCliIo): void {
-  print(io.stdout, decodeAny(parseBytesArg(data), opts.type));
+  print(io.stdout, decodeAny(parseBytesArg(data), opts.type, btcRecordView));
 }
 
 /** `fednode btp decode|verify`: offline tools for operators and auditors (docs/BTP.md "CLI"). */
