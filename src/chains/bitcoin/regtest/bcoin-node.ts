@@ -208,8 +208,9 @@ async function scriptError(bcoin: BcoinModule, node: BcoinFullNode, tx: BcoinTx)
     tx.check(view, bcoin.Script.flags['STANDARD_VERIFY_FLAGS']!);
     return 'unknown script error';
   } catch (e) {
+    // bcoin's ScriptError message is its code plus the failing opcode, e.g. `NULLFAIL (op=OP_CHECKSIG, ip=6)`.
     const err = e as { code?: string; message?: string };
-    return err.code !== undefined ? `${err.code}: ${err.message ?? ''}` : String(e);
+    return err.message || err.code || String(e);
   }
 }
 
