@@ -43,6 +43,15 @@ export interface SmartFeeEstimate {
   blocks: number;
 }
 
+/**
+ * Converts Core's `estimatesmartfee` rate (BTC per 1000 vB, a JSON number)
+ * into the protocol's integer sat per 1000 vB, or undefined without an estimate.
+ */
+export function feeRateFromEstimate(estimate: SmartFeeEstimate): bigint | undefined {
+  if (estimate.feerate === undefined || !(estimate.feerate > 0)) return undefined;
+  return BigInt(Math.round(estimate.feerate * 1e8));
+}
+
 export class BitcoinRpcClient {
   readonly #opts: Required<Omit<BitcoinRpcOptions, 'username' | 'password' | 'logger'>> & Pick<BitcoinRpcOptions, 'logger'>;
   readonly #auth: string | undefined;

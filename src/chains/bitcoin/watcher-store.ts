@@ -1,3 +1,5 @@
+import { BridgeError } from '../../errors.js';
+
 /** Where the Bitcoin watcher keeps its cursor; the node persists it in its database. */
 export interface WatcherState {
   /** Next height to emit. */
@@ -28,4 +30,17 @@ export class MemoryWatcherStore implements WatcherStore {
   async save(state: WatcherState): Promise<void> {
     this.#state = structuredClone(state);
   }
+}
+
+/**
+ * The operator's recovery step after a halt (DESIGN §2: governance-approved,
+ * never automatic): forget the emitted hashes and resume at `nextHeight`.
+ * Refuses to act on a store that is not halted.
+ */
+export async function clearWatcherHalt(store: WatcherStore, nextHeight: number): Promise<WatcherState> {
+  const state = await store.load();
+  if (state?.halted === undefined) throw new BridgeError({ code: 'BTC_WATCHER_NOT_HALTED' });
+  const next: WatcherState = { nextHeight, emitted: [] };
+  await store.save(next);
+  return next;
 }

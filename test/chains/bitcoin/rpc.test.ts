@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BitcoinRpcClient } from '../../../src/chains/bitcoin/rpc.js';
+import { BitcoinRpcClient, feeRateFromEstimate } from '../../../src/chains/bitcoin/rpc.js';
 import { isBridgeError } from '../../../src/errors.js';
 
 type Handler = (body: { method: string; params: unknown[]; id: number }, req: IncomingMessage, res: ServerResponse) => void;
@@ -90,5 +90,11 @@ describe('BitcoinRpcClient', () => {
     server = undefined;
     const rpc = new BitcoinRpcClient({ url, retries: 1, retryDelayMs: 1 });
     await expect(rpc.getBlockCount()).rejects.toSatisfy((e: unknown) => isBridgeError(e, 'BTC_RPC_UNAVAILABLE'));
+  });
+
+  it('converts estimatesmartfee (BTC/kvB) to integer sat/kvB', () => {
+    expect(feeRateFromEstimate({ feerate: 0.00012345, blocks: 2 })).toBe(12_345n);
+    expect(feeRateFromEstimate({ feerate: 0.0001, blocks: 2 })).toBe(10_000n);
+    expect(feeRateFromEstimate({ errors: ['Insufficient data'], blocks: 0 })).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payments } from 'bitcoinjs-lib';
 import { isBridgeError } from '../../../src/errors.js';
 import { BtcWatcher, type EmittedBlock } from '../../../src/chains/bitcoin/watcher.js';
-import { MemoryWatcherStore } from '../../../src/chains/bitcoin/watcher-store.js';
+import { MemoryWatcherStore, clearWatcherHalt } from '../../../src/chains/bitcoin/watcher-store.js';
 import { encodeDepositOpReturn, extractBlockRecords, type FederationView } from '../../../src/chains/bitcoin/deposits.js';
 import { federationAddress } from '../../../src/chains/bitcoin/scripts.js';
 import { bytesToHex } from '../../../src/chains/bitcoin/bytes.js';
@@ -92,5 +92,13 @@ describe('watcher and deposits against bcoin regtest', () => {
     // It stays halted, also across a restart.
     await expect(w.poll()).rejects.toThrow(/BTC_REORG_REACHED_EMITTED_BLOCK/);
     await expect(watcherFrom(start, store).w.poll()).rejects.toThrow(/BTC_REORG_REACHED_EMITTED_BLOCK/);
+
+    // Only the operator's explicit step resumes it, from the height they choose.
+    await clearWatcherHalt(store, start + 3);
+    const resumed = watcherFrom(start, store);
+    await resumed.w.poll();
+    expect(resumed.blocks[0]!.height).toBe(start + 3);
+    expect(resumed.blocks[0]!.hash).toBe(await rt.node.rpc.getBlockHash(start + 3));
+    await expect(clearWatcherHalt(store, 1)).rejects.toThrow(/BTC_WATCHER_NOT_HALTED/);
   });
 });
