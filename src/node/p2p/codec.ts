@@ -1,4 +1,3 @@
-import { decodeRlp, encodeRlp, getBytes } from 'ethers';
 import type {
   Attestation,
   CodecLimits,
@@ -11,15 +10,16 @@ import type {
   PayoutWitness,
   ReobservationRequest,
 } from './messages.js';
+import { decodeRlp, encodeRlp, type RlpItem } from './rlp.js';
 import { KIND_CODE, type MessageKind } from './topics.js';
 
 /**
- * Wire codec: Ethereum RLP (ethers), integers as minimal big-endian unsigned
+ * Wire codec: Ethereum RLP (rlp.ts), integers as minimal big-endian unsigned
  * bytes (zero = empty string). Decoding is strict: anything that does not
  * re-encode to the identical bytes is malformed, so every message has exactly
  * one encoding and its hash identifies it.
  */
-export type RlpItem = Uint8Array | RlpItem[];
+export type { RlpItem } from './rlp.js';
 
 export const ENVELOPE_VERSION = 1;
 const MAX_UINT64 = (1n << 64n) - 1n;
@@ -62,21 +62,13 @@ function readList(item: RlpItem | undefined, len?: number): RlpItem[] | undefine
   return len === undefined || item.length === len ? item : undefined;
 }
 
-function toRlpItem(data: ReturnType<typeof decodeRlp>): RlpItem {
-  return Array.isArray(data) ? data.map(toRlpItem) : getBytes(data);
-}
-
 export function encodeRlpItem(item: RlpItem): Uint8Array {
-  return getBytes(encodeRlp(item));
+  return encodeRlp(item);
 }
 
-/** Decode RLP bytes; undefined on any framing error. */
+/** Decode canonical RLP bytes; undefined on any framing error. */
 export function decodeRlpItem(bytes: Uint8Array): RlpItem | undefined {
-  try {
-    return toRlpItem(decodeRlp(bytes));
-  } catch {
-    return undefined;
-  }
+  return decodeRlp(bytes);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

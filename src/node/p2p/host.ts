@@ -8,6 +8,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { createLibp2p, type Libp2p } from 'libp2p';
+import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BridgeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -76,8 +77,10 @@ export interface P2pHostOptions {
   inboundQueueSize?: number;
   /** Per message kind. */
   outboundQueueSize?: number;
-  /** Inbound messages validated per event-loop turn. */
+  /** Most inbound messages validated per event-loop turn. */
   inboundBatchSize?: number;
+  /** Yield to the event loop after this much synchronous validation work. */
+  inboundSliceMs?: number;
   limits?: Partial<CodecLimits>;
   backoff?: Partial<BackoffOptions>;
   persistentPeersTickMs?: number;
@@ -101,6 +104,7 @@ export const P2P_DEFAULTS: Readonly<Defaults> = {
   inboundQueueSize: 4_096,
   outboundQueueSize: 1_024,
   inboundBatchSize: 64,
+  inboundSliceMs: 10,
   persistentPeersTickMs: 500,
   persistentPeersYieldMs: 5_000,
   gossipHeartbeatMs: 1_000,
@@ -219,6 +223,8 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         allowedTopics: Object.values(topics),
+        // Room for one maximal envelope plus gossip control data in an RPC.
+        maxInboundDataLength: 2 * limits.maxEnvelopeBytes + 64 * 1024,
         heartbeatInterval: opts.gossipHeartbeatMs,
         // Identity is origin + content: identical bytes from one origin are one message,
         // while a copy re-signed by another origin cannot shadow the original.
@@ -252,7 +258,12 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
   let inboundRunning = false;
 
   const report = (m: { msgId: string; source: string }, verdict: Verdict): void => {
-    pubsub.reportMessageValidationResult(m.msgId, m.source, verdict as TopicValidatorResult);
+    try {
+      pubsub.reportMessageValidationResult(m.msgId, m.source, verdict as TopicValidatorResult);
+    } catch (err) {
+      // Only possible while stopping; the message is simply not forwarded.
+      log.debug({ err }, 'could not report validation result');
+    }
   };
 
   const onGossip = (evt: CustomEvent<GossipsubEvents['gossipsub:message']['detail']>): void => {
@@ -321,16 +332,20 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
     inboundRunning = true;
     try {
       while (inbound.length > 0) {
-        for (const m of inbound.take(opts.inboundBatchSize)) {
+        const sliceStart = performance.now();
+        // Signature recovery is synchronous: bound each slice by count and by time so
+        // sockets and timers (pings, gossip heartbeats) keep running under load.
+        for (let i = 0; i < opts.inboundBatchSize && inbound.length > 0; i++) {
+          const m = inbound.take(1)[0] as InboundMessage;
           try {
             await processInbound(m);
           } catch (err) {
             log.error({ err, topic: m.kind }, 'inbound processing failed');
             report(m, 'ignore');
           }
+          if (performance.now() - sliceStart > opts.inboundSliceMs) break;
         }
         metrics.queueLength.set({ queue: 'inbound' }, inbound.length);
-        // Let sockets and timers run between batches of signature checks.
         await yieldToEventLoop();
       }
     } finally {
@@ -351,8 +366,16 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
     const env = signEnvelope(opts.network, options.signer, {
       kind, peerId: libp2p.peerId.toMultihash().bytes, timestampMs: BigInt(now()), items,
     });
+    const bytes = encodeEnvelope(env);
+    if (bytes.length > limits.maxEnvelopeBytes && items.length > 1) {
+      // Peers would reject it as too large: send it in halves.
+      const half = Math.ceil(items.length / 2);
+      await sendEnvelope(kind, items.slice(0, half));
+      await sendEnvelope(kind, items.slice(half));
+      return;
+    }
     try {
-      const res = await pubsub.publish(topics[kind], encodeEnvelope(env));
+      const res = await pubsub.publish(topics[kind], bytes);
       metrics.published.inc({ topic: kind, result: res.recipients.length > 0 ? 'ok' : 'no_peers' });
       metrics.publishedItems.inc({ topic: kind }, items.length);
     } catch (err) {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageBody } from '../../../src/node/p2p/messages.js';
 import { MESSAGE_KINDS, type MessageKind } from '../../../src/node/p2p/topics.js';
 import { addrOf, allowlistOf, freePort, metricValue, startCluster, startNode, stopAll, type TestNode } from './cluster.js';
-import { attestation, heartbeat, makeIdentity, payoutWitness, reobserveRange, waitFor, waitForAsync } from './helpers.js';
+import { attestation, heartbeat, makeIdentity, payoutWitness, rand, reobserveRange, waitFor, waitForAsync } from './helpers.js';
 
 let nodes: TestNode[] = [];
 const extras: TestNode[] = [];
@@ -10,7 +10,7 @@ const extras: TestNode[] = [];
 const inbox = new Map<string, Map<MessageKind, Array<{ signer: string; peerId: string; body: MessageBody }>>>();
 
 beforeAll(async () => {
-  nodes = await startCluster(4, { outboundQueueSize: 256 });
+  nodes = await startCluster(4, { outboundQueueSize: 256, limits: { maxEnvelopeBytes: 64 * 1024 } });
   for (const n of nodes) {
     const box = new Map<MessageKind, Array<{ signer: string; peerId: string; body: MessageBody }>>();
     inbox.set(n.id.peerId, box);
@@ -76,6 +76,23 @@ describe('4-node mesh', () => {
     expect(items).toBe(accepted + 1); // plus the one from the first test
     // All 256 were queued in one turn, so they leave 64 per envelope: 4 envelopes (+1 from the first test).
     expect(envelopes).toBe(1 + 256 / 64);
+  });
+
+  it('splits a batch that would exceed the envelope size limit', async () => {
+    const [, sender, ...rest] = nodes as [TestNode, TestNode, ...TestNode[]];
+    const receiver = rest[0] as TestNode;
+    const before = received(receiver, 'reobserve').length;
+    // 20 requests of 256 ids each: about 170 KiB, more than two 64 KiB envelopes.
+    const reqs = Array.from({ length: 20 }, () => ({ chain: 'home' as const, fromHeight: 0n, toHeight: 0n, itemIds: Array.from({ length: 256 }, () => rand(32)) }));
+    for (const r of reqs) expect(sender.host.publish('reobserve', r)).toBe(true);
+    await sender.host.flush();
+    expect(await waitFor(() => received(receiver, 'reobserve').length - before === reqs.length, 15_000)).toBe(true);
+    const key = (r: MessageBody) => Buffer.from((r as { itemIds: Uint8Array[] }).itemIds[0] as Uint8Array).toString('hex');
+    const got = received(receiver, 'reobserve').slice(before).map((g) => g.body);
+    expect(new Map(got.map((g) => [key(g), g]))).toEqual(new Map(reqs.map((r) => [key(r), r])));
+    const envelopes = await metricValue(sender.metrics.registry, 'fednode_p2p_published_total', { topic: 'reobserve' });
+    expect(envelopes - 1).toBeGreaterThanOrEqual(3);
+    expect(await metricValue(receiver.metrics.registry, 'fednode_p2p_verdict_reasons_total', { topic: 'reobserve', reason: 'malformed' })).toBe(0);
   });
 
   it('delivers a re-sent item once and counts the copy as an ignored duplicate', async () => {
