@@ -162,6 +162,12 @@ export class BitcoinRpcClient {
     }
   }
 
+  /** An unspent output (confirmed only unless `includeMempool`), or undefined when spent or unknown. */
+  async getTxOut(txid: string, vout: number, includeMempool = false): Promise<{ valueSats: bigint; confirmations: number } | undefined> {
+    const r = await this.call<{ value: number; confirmations: number } | null>('gettxout', [txid, vout, includeMempool]);
+    return r === null ? undefined : { valueSats: BigInt(Math.round(r.value * 1e8)), confirmations: r.confirmations };
+  }
+
   getRawMempool(): Promise<string[]> {
     return this.call('getrawmempool', [false]);
   }
