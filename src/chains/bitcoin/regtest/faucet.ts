@@ -1,4 +1,4 @@
-import { Block, Transaction, payments, script as bscript, type Network } from 'bitcoinjs-lib';
+import { Block, Transaction, payments, type Network } from 'bitcoinjs-lib';
 import { BridgeError } from '../../../errors.js';
 import type { BitcoinRpcClient } from '../rpc.js';
 import { publicKeyOf, signSighash } from '../signer.js';
@@ -125,9 +125,4 @@ export class RegtestFaucet {
     }
     throw new BridgeError({ code: 'BTC_FAUCET_EMPTY', minValue, hint: 'mine more blocks to the faucet' });
   }
-}
-
-/** An OP_RETURN output script carrying `data` as one push. */
-export function opReturnScript(data: Uint8Array): Uint8Array {
-  return bscript.compile([bscript.OPS.OP_RETURN!, data]);
 }
