@@ -8,7 +8,7 @@ export type BitcoinNetworkName = 'mainnet' | 'testnet' | 'signet' | 'regtest';
 export type RegtestFlavour = 'core' | 'bcoin';
 
 export interface NetworkOptions {
-  /** Regtest address prefixes; default `core` (bech32 `bcrt`, P2SH 0xc4). bcoin uses `rb` and 0x26. */
+  /** Regtest address prefixes; default `core` (bech32 `bcrt`, P2SH 0xc4), or `bcoin` (`rb`, 0x26) when regtestBech32 is `rb`. */
   regtestFlavour?: RegtestFlavour;
   /** Overrides the regtest bech32 human-readable part (BIP-173) whatever the flavour. */
   regtestBech32?: string;
@@ -34,7 +34,9 @@ export function bitcoinNetwork(name: BitcoinNetworkName, opts: NetworkOptions = 
     case 'signet':
       return networks.testnet;
     case 'regtest': {
-      const base = opts.regtestFlavour === 'bcoin' ? BCOIN_REGTEST : networks.regtest;
+      // A config that only says `rb` (bcoin's HRP) means bcoin's base58 prefixes too.
+      const flavour = opts.regtestFlavour ?? (opts.regtestBech32 === BCOIN_REGTEST.bech32 ? 'bcoin' : 'core');
+      const base = flavour === 'bcoin' ? BCOIN_REGTEST : networks.regtest;
       return opts.regtestBech32 === undefined ? base : { ...base, bech32: opts.regtestBech32 };
     }
     default:

@@ -119,14 +119,14 @@ describe('payouts judged by bcoin regtest', () => {
   it('refuses an oversized witness script as non-standard, and accepts one at the limit', async () => {
     // OP_1 followed by (push75 DROP) pairs: valid, non-standard only by size.
     const script = (pairs: number, pad: number) => Uint8Array.from([0x51, ...Array.from({ length: pairs }, () => [75, ...new Uint8Array(75), 0x75]).flat(), ...new Array<number>(pad).fill(0x61)]);
-    const spend = async (ws: Uint8Array) => {
+    const spend = async (ws: Uint8Array, items: Uint8Array[] = []) => {
       const out = Uint8Array.from([0x00, 0x20, ...(await import('@noble/hashes/sha2.js')).sha256(ws)]);
       const sent = await rt.faucet.send([{ script: out, valueSats: 100_000n }]);
       const tx = new Transaction();
       tx.version = 2;
       tx.addInput(Buffer.from(sent.txid, 'hex').reverse(), 0, 0xfffffffd);
       tx.addOutput(rt.faucet.outputScript, 90_000n);
-      tx.setWitness(0, [ws]);
+      tx.setWitness(0, [...items, ws]);
       return rt.node.rpc.sendRawTransaction(tx.toHex());
     };
     const at = script(46, 3600 - 1 - 46 * 77); // exactly 3,600 bytes (NOPs pad it; 46 DROPs + NOPs < 201 ops)
@@ -134,6 +134,23 @@ describe('payouts judged by bcoin regtest', () => {
     await expect(spend(at)).resolves.toMatch(/^[0-9a-f]{64}$/);
     const over = script(46, 3601 - 1 - 46 * 77);
     expect(await rejection(spend(over))).toBe('bad-witness-nonstandard');
+  });
+
+  it('refuses more than 100 witness stack items as non-standard, and accepts 100', async () => {
+    const empties = (n: number) => Array.from({ length: n }, () => new Uint8Array(0));
+    const { sha256 } = await import('@noble/hashes/sha2.js');
+    const spendWith = async (ws: Uint8Array, items: number) => {
+      const sent = await rt.faucet.send([{ script: Uint8Array.from([0x00, 0x20, ...sha256(ws)]), valueSats: 100_000n }]);
+      const tx = new Transaction();
+      tx.version = 2;
+      tx.addInput(Buffer.from(sent.txid, 'hex').reverse(), 0, 0xfffffffd);
+      tx.addOutput(rt.faucet.outputScript, 90_000n);
+      tx.setWitness(0, [...empties(items), ws]);
+      return rt.node.rpc.sendRawTransaction(tx.toHex());
+    };
+    // 50 × OP_2DROP (+ OP_DROP) then OP_1: consumes exactly the items given.
+    await expect(spendWith(Uint8Array.from([...new Array<number>(50).fill(0x6d), 0x51]), 100)).resolves.toMatch(/^[0-9a-f]{64}$/);
+    expect(await rejection(spendWith(Uint8Array.from([...new Array<number>(50).fill(0x6d), 0x75, 0x51]), 101))).toBe('bad-witness-nonstandard');
   });
 
   it('a fee-bumped version (lower change, same withdrawals) is mined once the original is evicted', async () => {

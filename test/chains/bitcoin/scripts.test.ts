@@ -109,6 +109,9 @@ describe('federationScript', () => {
     expect(federationAddress(s, 'p2wsh', bitcoinNetwork('regtest'))).toMatch(/^bcrt1q/);
     expect(federationAddress(s, 'p2wsh', bitcoinNetwork('regtest', { regtestFlavour: 'bcoin' }))).toMatch(/^rb1q/);
     expect(federationAddress(s, 'p2wsh', bitcoinNetwork('regtest', { regtestBech32: 'xy' }))).toMatch(/^xy1q/);
+    expect(bitcoinNetwork('regtest', { regtestBech32: 'rb' }).scriptHash).toBe(0x26);
+    expect(bitcoinNetwork('regtest', { regtestBech32: 'bcrt' }).scriptHash).toBe(0xc4);
+    expect(bitcoinNetwork('regtest', { regtestFlavour: 'core', regtestBech32: 'rb' }).scriptHash).toBe(0xc4);
     expect(federationAddress(s, 'p2sh-p2wsh', bitcoinNetwork('mainnet'))).toMatch(/^3/);
     expect(federationAddress(s, 'p2sh-p2wsh', bitcoinNetwork('testnet'))).toMatch(/^2/);
     expect(bytesToHex(s.p2shRedeemScript)).toBe(bytesToHex(s.p2wshOutput));
