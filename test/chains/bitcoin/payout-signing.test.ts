@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { payments } from 'bitcoinjs-lib';
 import { isBridgeError } from '../../../src/errors.js';
 import { buildPayout, type FederationUtxo } from '../../../src/chains/bitcoin/payout.js';
@@ -51,5 +52,26 @@ describe('payout signing', () => {
     expect(signed.ins[0]!.witness.map((w) => w.length > 0)).toEqual([false, true, true, true, true]);
     expect(signed.ins[1]!.witness).toHaveLength(4);
     expect(signed.weight()).toBeLessThanOrEqual(plan.estimatedWeight);
+  });
+
+  it('never produces a witness heavier than the fee estimate, whoever signs (73-byte signature assumption)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 1, max: n }), fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: n, maxLength: n }), fc.boolean())),
+        ([n, m, order, wrapped]) => {
+          const f = testFederation(n, m, 9, undefined, `est-${n}`);
+          const u: FederationUtxo = { txid: 'cd'.repeat(32), vout: 0, amountSats: 10_000_000n, height: 1, script: f.script, kind: wrapped ? 'p2sh-p2wsh' : 'p2wsh' };
+          const p = buildPayout({ batchId: 1n, reserve: u, deposits: [], withdrawals: [{ id: 1n, amountSats: 50_000n, outputScript: payments.p2wpkh({ hash: new Uint8Array(20) }).output! }], changeScript: f.script, limits: { feeRateSatPerKvB: 1_000n, maxInputs: 1, maxWithdrawals: 1, maxWeight: 400_000 } });
+          const sigs = new Map<number, Map<number, Uint8Array>>([[0, new Map()]]);
+          // Signers arrive in a random order; more than m may sign.
+          for (const k of order.slice(0, Math.min(n, m + 1))) for (const sg of signPayoutInputs(p.tx!, p.inputs, f.keys[k]!.privateKey)) sigs.get(0)!.set(sg.keyIndex, sg.signature.der);
+          const signed = assemblePayout(p.tx!, p.inputs, sigs);
+          expect(signed.weight()).toBeLessThanOrEqual(p.estimatedWeight);
+          expect(p.estimatedWeight - signed.weight()).toBeLessThanOrEqual(2 * m + 2);
+          expect(signed.getId()).toBe(p.txid);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
