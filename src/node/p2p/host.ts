@@ -8,48 +8,24 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { createLibp2p, type Libp2p } from 'libp2p';
-import { performance } from 'node:perf_hooks';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BridgeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { createMetrics, type MetricsFactory } from '../metrics.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { BoundedQueue } from './bounded-queue.js';
-import { checkBody, encodeEnvelope, maxItemsFor } from './codec.js';
-import { signEnvelope, type EnvelopeSigner } from './envelope.js';
+import type { EnvelopeSigner } from './envelope.js';
 import { BanList, createAllowlistGater } from './gater.js';
+import { InboundPipeline, type MessageHandler } from './inbound.js';
 import { DEFAULT_CODEC_LIMITS, type CodecLimits, type MessageBody } from './messages.js';
+import { OutboundPipeline } from './outbound.js';
 import { createP2pMetrics, type P2pMetrics } from './p2p-metrics.js';
 import { PeerSet, type PeerAllowlist } from './peer-set.js';
 import { PersistentPeers, type PersistentPeer } from './persistent-peers.js';
 import { buildScoreParams, DEFAULT_SCORE_THRESHOLDS } from './scoring.js';
 import { SeenCache } from './seen-cache.js';
-import { recoverAddress } from './secp256k1-native.js';
 import { isValidNetworkName, MESSAGE_KINDS, topicsOf, type MessageKind } from './topics.js';
-import { commitAccepted, validateEnvelope, type ValidationState, type Verdict } from './validation.js';
+import type { ValidationState, Verdict } from './validation.js';
 
-/** What a handler learns about an item besides its body. */
-export interface InboundMeta {
-  /** Validator address (lowercase 0x hex) that signed the envelope. */
-  signer: string;
-  /** Peer id of the publishing node (bound to the signer by registration). */
-  peerId: string;
-  /** Peer that forwarded the message to us. */
-  propagationSource: string;
-  /** Publisher's clock (unix ms) and ours at reception. */
-  sentAtMs: number;
-  receivedAtMs: number;
-}
-
-/**
- * Consumes validated items of one kind. Returning 'reject' marks the message
- * invalid (the sender loses score), 'ignore' stops it from being forwarded;
- * anything else (including void) accepts it.
- */
-export type MessageHandler<K extends MessageKind> = (
-  item: MessageBody<K>,
-  meta: InboundMeta,
-) => void | Verdict | Promise<void | Verdict>;
+export type { InboundMeta, MessageHandler } from './inbound.js';
 
 export interface P2pHostOptions {
   /** Network name used in topic names and signatures, e.g. `devnet`. */
@@ -110,6 +86,15 @@ export const P2P_DEFAULTS: Readonly<Defaults> = {
   gossipHeartbeatMs: 1_000,
 };
 
+export interface P2pStatus {
+  peerId: string;
+  connectedPeers: number;
+  allowlistSize: number;
+  persistentPeers: Array<{ peerId: string; connected: boolean; attempts: number }>;
+  inboundQueue: number;
+  outboundQueue: number;
+}
+
 export interface P2pHost {
   /** This node's peer id (base58btc). */
   readonly peerId: string;
@@ -140,17 +125,10 @@ export interface P2pHost {
   /** Current gossipsub score of a peer (0 for unknown peers). */
   peerScore(peerId: string): number;
   isBanned(peerId: string): boolean;
+  /** Snapshot for health endpoints and logs. */
+  status(): P2pStatus;
   /** Fault injection for tests and tooling: publish bytes as-is on a kind's topic. */
   publishRaw(kind: MessageKind, data: Uint8Array): Promise<void>;
-}
-
-interface InboundMessage {
-  kind: MessageKind;
-  msgId: string;
-  source: string;
-  from: { bytes: Uint8Array; id: string };
-  data: Uint8Array;
-  receivedAtMs: number;
 }
 
 type Services = { identify: unknown; pubsub: PubSub<GossipsubEvents> & GossipsubExtras };
@@ -198,7 +176,6 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
 
   const peers = new PeerSet(options.allowlist);
   const bans = new BanList(now);
-  const signerHex = `0x${Buffer.from(options.signer.address).toString('hex')}`;
 
   const libp2p = (await createLibp2p({
     start: false,
@@ -253,10 +230,6 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
     maxAgeMs: opts.maxMessageAgeMs,
     maxFutureMs: opts.maxClockSkewMs,
   };
-  const handlers = new Map<MessageKind, MessageHandler<MessageKind>>();
-  const inbound = new BoundedQueue<InboundMessage>(opts.inboundQueueSize);
-  let inboundRunning = false;
-
   const report = (m: { msgId: string; source: string }, verdict: Verdict): void => {
     try {
       pubsub.reportMessageValidationResult(m.msgId, m.source, verdict as TopicValidatorResult);
@@ -265,7 +238,10 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
       log.debug({ err }, 'could not report validation result');
     }
   };
-
+  const inbound = new InboundPipeline(
+    { state, metrics, log, now, report },
+    { queueSize: opts.inboundQueueSize, batchSize: opts.inboundBatchSize, sliceMs: opts.inboundSliceMs },
+  );
   const onGossip = (evt: CustomEvent<GossipsubEvents['gossipsub:message']['detail']>): void => {
     const { msg, msgId, propagationSource } = evt.detail;
     const source = propagationSource.toString();
@@ -274,137 +250,24 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
       report({ msgId, source }, 'ignore');
       return;
     }
-    const item: InboundMessage = {
+    inbound.enqueue({
       kind, msgId, source, data: msg.data, receivedAtMs: now(),
       from: { bytes: msg.from.toMultihash().bytes, id: msg.from.toString() },
-    };
-    if (!inbound.push(item)) {
-      metrics.queueDropped.inc({ queue: 'inbound', topic: kind });
-      report(item, 'ignore');
-      return;
-    }
-    metrics.queueLength.set({ queue: 'inbound' }, inbound.length);
-    if (!inboundRunning) void drainInbound();
+    });
   };
 
-  async function processInbound(m: InboundMessage): Promise<void> {
-    const endTimer = metrics.validationSeconds.startTimer({ topic: m.kind });
-    const nowMs = now();
-    const v = validateEnvelope(m.kind, m.data, m.from, state, nowMs);
-    endTimer();
-    if (v.verdict !== 'accept') {
-      metrics.messages.inc({ topic: m.kind, result: v.verdict });
-      metrics.verdictReasons.inc({ topic: m.kind, reason: v.reason });
-      if (v.verdict === 'reject') log.debug({ topic: m.kind, from: m.from.id, source: m.source, reason: v.reason, detail: 'detail' in v ? v.detail : undefined }, 'rejected gossip message');
-      report(m, v.verdict);
-      return;
-    }
-    commitAccepted(m.kind, v, state, nowMs);
-    let verdict: Verdict = 'accept';
-    const handler = handlers.get(m.kind);
-    if (handler !== undefined) {
-      const meta: InboundMeta = {
-        signer: v.signer, peerId: m.from.id, propagationSource: m.source,
-        sentAtMs: Number(v.envelope.timestampMs), receivedAtMs: m.receivedAtMs,
-      };
-      let ignored = 0;
-      for (const item of v.fresh) {
-        let r: void | Verdict;
-        try {
-          r = await handler(item, meta);
-        } catch (err) {
-          // A handler bug is not the sender's fault: no penalty.
-          log.error({ err, topic: m.kind }, 'gossip handler failed');
-          r = 'ignore';
-        }
-        if (r === 'reject') verdict = 'reject';
-        else if (r === 'ignore') ignored++;
-      }
-      if (verdict !== 'reject' && ignored === v.fresh.length) verdict = 'ignore';
-      metrics.itemsDelivered.inc({ topic: m.kind }, v.fresh.length);
-    }
-    metrics.messages.inc({ topic: m.kind, result: verdict });
-    if (verdict !== 'accept') metrics.verdictReasons.inc({ topic: m.kind, reason: `handler-${verdict}` });
-    report(m, verdict);
-  }
-
-  async function drainInbound(): Promise<void> {
-    inboundRunning = true;
-    try {
-      while (inbound.length > 0) {
-        const sliceStart = performance.now();
-        // Signature recovery is synchronous: bound each slice by count and by time so
-        // sockets and timers (pings, gossip heartbeats) keep running under load.
-        for (let i = 0; i < opts.inboundBatchSize && inbound.length > 0; i++) {
-          const m = inbound.take(1)[0] as InboundMessage;
-          try {
-            await processInbound(m);
-          } catch (err) {
-            log.error({ err, topic: m.kind }, 'inbound processing failed');
-            report(m, 'ignore');
-          }
-          if (performance.now() - sliceStart > opts.inboundSliceMs) break;
-        }
-        metrics.queueLength.set({ queue: 'inbound' }, inbound.length);
-        await yieldToEventLoop();
-      }
-    } finally {
-      inboundRunning = false;
-    }
-  }
-
   // ------------------------------------------------------------ outbound
-  const outbound = new Map<MessageKind, BoundedQueue<MessageBody>>(
-    MESSAGE_KINDS.map((k) => [k, new BoundedQueue<MessageBody>(opts.outboundQueueSize)]),
-  );
-  let outboundLoop: Promise<void> | undefined;
+  const outbound = new OutboundPipeline({
+    network: opts.network,
+    signer: options.signer,
+    peerIdBytes: libp2p.peerId.toMultihash().bytes,
+    limits,
+    metrics,
+    log,
+    now,
+    publish: async (kind, data) => (await pubsub.publish(topics[kind], data)).recipients.length,
+  }, opts.outboundQueueSize);
   let started = false;
-
-  const outboundLength = (): number => [...outbound.values()].reduce((n, q) => n + q.length, 0);
-
-  async function sendEnvelope<K extends MessageKind>(kind: K, items: MessageBody<K>[]): Promise<void> {
-    const env = signEnvelope(opts.network, options.signer, {
-      kind, peerId: libp2p.peerId.toMultihash().bytes, timestampMs: BigInt(now()), items,
-    });
-    const bytes = encodeEnvelope(env);
-    if (bytes.length > limits.maxEnvelopeBytes && items.length > 1) {
-      // Peers would reject it as too large: send it in halves.
-      const half = Math.ceil(items.length / 2);
-      await sendEnvelope(kind, items.slice(0, half));
-      await sendEnvelope(kind, items.slice(half));
-      return;
-    }
-    try {
-      const res = await pubsub.publish(topics[kind], bytes);
-      metrics.published.inc({ topic: kind, result: res.recipients.length > 0 ? 'ok' : 'no_peers' });
-      metrics.publishedItems.inc({ topic: kind }, items.length);
-    } catch (err) {
-      metrics.published.inc({ topic: kind, result: 'error' });
-      log.warn({ err, topic: kind }, 'gossip publish failed');
-    }
-  }
-
-  async function drainOutbound(): Promise<void> {
-    // Items that pile up while a publish is in flight leave together in one envelope.
-    while (started && outboundLength() > 0) {
-      for (const kind of MESSAGE_KINDS) {
-        const q = outbound.get(kind) as BoundedQueue<MessageBody>;
-        if (q.length > 0) await sendEnvelope(kind, q.take(maxItemsFor(kind, limits)));
-      }
-      metrics.queueLength.set({ queue: 'outbound' }, outboundLength());
-    }
-  }
-
-  function kickOutbound(): void {
-    if (outboundLoop !== undefined || !started) return;
-    outboundLoop = (async () => {
-      await yieldToEventLoop(); // gather items queued in the same turn
-      await drainOutbound();
-    })().finally(() => {
-      outboundLoop = undefined;
-      if (started && outboundLength() > 0) kickOutbound();
-    });
-  }
 
   // ------------------------------------------------------------ peers
   const persistentLoop = new PersistentPeers(persistent, {
@@ -443,7 +306,8 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
     }
   }
 
-  const updatePeerGauge = (): void => metrics.peers.set(new Set(libp2p.getConnections().map((c) => c.remotePeer.toString())).size);
+  const connectedPeers = (): string[] => [...new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))];
+  const updatePeerGauge = (): void => metrics.peers.set(connectedPeers().length);
 
   return {
     peerId,
@@ -460,20 +324,19 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
       persistentLoop.start();
       scoreTimer = setInterval(checkScores, opts.scoreCheckIntervalMs);
       scoreTimer.unref();
+      outbound.start();
       log.info({ peerId, addrs: libp2p.getMultiaddrs().map(String) }, 'p2p host started');
-      kickOutbound();
     },
     async stop() {
       if (!started) return;
       started = false;
       persistentLoop.stop();
       if (scoreTimer !== undefined) clearInterval(scoreTimer);
-      await outboundLoop?.catch(() => undefined);
+      await outbound.stop();
       pubsub.removeEventListener('gossipsub:message', onGossip);
       libp2p.removeEventListener('peer:connect', updatePeerGauge);
       libp2p.removeEventListener('peer:disconnect', updatePeerGauge);
       inbound.clear();
-      for (const q of outbound.values()) q.clear();
       await libp2p.stop();
       log.info({ peerId }, 'p2p host stopped');
     },
@@ -483,43 +346,27 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
       if (started) dropDisallowed();
     },
     handle(kind, handler) {
-      if (handlers.has(kind)) throw new BridgeError({ code: 'P2P_HANDLER_EXISTS', kind });
-      handlers.set(kind, handler as MessageHandler<MessageKind>);
-      return () => {
-        if (handlers.get(kind) === (handler as MessageHandler<MessageKind>)) handlers.delete(kind);
-      };
+      const off = inbound.setHandler(kind, handler);
+      if (off === undefined) throw new BridgeError({ code: 'P2P_HANDLER_EXISTS', kind });
+      return off;
     },
-    publish(kind, body) {
-      if (!checkBody(kind, body, limits)) throw new BridgeError({ code: 'P2P_INVALID_MESSAGE', kind });
-      if (kind === 'attestation') {
-        const a = body as MessageBody<'attestation'>;
-        const who = recoverAddress(a.decisionHash, a.signature);
-        const whoHex = who === undefined ? undefined : `0x${Buffer.from(who).toString('hex')}`;
-        if (whoHex !== signerHex) throw new BridgeError({ code: 'P2P_INVALID_MESSAGE', kind, reason: 'attestation not signed by this validator' });
-      }
-      const q = outbound.get(kind) as BoundedQueue<MessageBody>;
-      if (!q.push(body)) {
-        metrics.queueDropped.inc({ queue: 'outbound', topic: kind });
-        return false;
-      }
-      metrics.queueLength.set({ queue: 'outbound' }, outboundLength());
-      kickOutbound();
-      return true;
-    },
-    async flush() {
-      // Bounded: each pass sends at least one envelope or the queues are empty.
-      for (let i = 0; i < 1_000_000 && started && (outboundLoop !== undefined || outboundLength() > 0); i++) {
-        if (outboundLoop === undefined) kickOutbound();
-        await outboundLoop;
-      }
-    },
+    publish: (kind, body) => outbound.enqueue(kind, body),
+    flush: () => outbound.flush(),
     async dial(addr) {
       await libp2p.dial(multiaddr(addr));
     },
-    connectedPeers: () => [...new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))],
+    connectedPeers,
     meshPeers: (kind) => pubsub.getMeshPeers(topics[kind]),
     peerScore: (id) => pubsub.getScore(id),
     isBanned: (id) => bans.isBanned(id),
+    status: () => ({
+      peerId,
+      connectedPeers: connectedPeers().length,
+      allowlistSize: peers.size,
+      persistentPeers: persistentLoop.status(),
+      inboundQueue: inbound.length,
+      outboundQueue: outbound.length,
+    }),
     async publishRaw(kind, data) {
       await pubsub.publish(topics[kind], data);
     },

@@ -5,7 +5,7 @@
  */
 export { loadOrCreateNetworkKey, NETWORK_KEY_FILE } from './network-key.js';
 export { createP2pHost, P2P_DEFAULTS } from './host.js';
-export type { InboundMeta, MessageHandler, P2pHost, P2pHostOptions } from './host.js';
+export type { InboundMeta, MessageHandler, P2pHost, P2pHostOptions, P2pStatus } from './host.js';
 export { createLocalEnvelopeSigner, ENVELOPE_DOMAIN, envelopeDigest } from './envelope.js';
 export type { EnvelopeSigner } from './envelope.js';
 export type { PeerAllowlist, ValidatorPeer } from './peer-set.js';

@@ -54,6 +54,9 @@ describe('restart', () => {
     expect(again.host.peerId).toBe(victim.id.peerId);
     expect(await waitFor(fullyConnected, 20_000)).toBe(true);
     expect(await waitFor(() => again.host.meshPeers('attestation').length === 3, 10_000)).toBe(true);
+    const status = again.host.status();
+    expect(status.persistentPeers.map((p) => p.connected)).toEqual([true, true, true]);
+    expect(status.connectedPeers).toBe(3);
     // Nothing but the persistent-peers loops dials in this setup.
     expect(await dialsOk()).toBeGreaterThan(dialsBefore);
 
