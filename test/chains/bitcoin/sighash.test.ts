@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Transaction } from 'bitcoinjs-lib';
-import { bip143Digest } from '../../../src/chains/bitcoin/sighash.js';
+import { bip143Digest, decodeBip143Preimage } from '../../../src/chains/bitcoin/sighash.js';
 import { publicKeyOf, signSighash, verifyWitnessSignature } from '../../../src/chains/bitcoin/signer.js';
 import { bytesToHex, hexToBytes } from '../../../src/chains/bitcoin/bytes.js';
 import { loadVector, type Bip143Vector } from '../../fixtures/bitcoin/vectors.js';
@@ -58,5 +58,23 @@ describe('BIP-143 P2SH-P2WSH vector (SIGHASH_ALL)', () => {
     const high = new secp256k1.Signature(sig.r, n - sig.s);
     const der = Uint8Array.from([...high.toBytes('der'), 0x01]);
     expect(verifyWitnessSignature(der, digest.sighash, hexToBytes(v.publicKey))).toBe(false);
+  });
+
+  it('decodes the preimage back into the outpoint, script and amount it commits to', () => {
+    const f = decodeBip143Preimage(digest.preimage)!;
+    expect(bytesToHex(f.outpointTxid)).toBe(bytesToHex(tx.ins[0]!.hash));
+    expect(f.outpointVout).toBe(tx.ins[0]!.index);
+    expect(bytesToHex(f.scriptCode)).toBe(v.witnessScript);
+    expect(f.amountSats).toBe(BigInt(v.amountSats));
+    expect(bytesToHex(f.hashOutputs)).toBe(v.hashOutputsAll);
+    expect([f.version, f.sequence, f.locktime, f.hashType]).toEqual([tx.version, tx.ins[0]!.sequence, tx.locktime, 1]);
+    expect(decodeBip143Preimage(digest.preimage.subarray(1))).toBeUndefined();
+    expect(decodeBip143Preimage(Uint8Array.from([...digest.preimage, 0]))).toBeUndefined();
+    expect(decodeBip143Preimage(new Uint8Array(10))).toBeUndefined();
+    // A 67-key thresh script needs the 3-byte CompactSize.
+    const long = new Uint8Array(2482).fill(0xac);
+    const g = decodeBip143Preimage(bip143Digest(tx, 0, long, 5n).preimage)!;
+    expect(g.scriptCode).toEqual(long);
+    expect(g.amountSats).toBe(5n);
   });
 });
