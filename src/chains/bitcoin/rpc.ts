@@ -1,5 +1,6 @@
 import { BridgeError } from '../../errors.js';
 import type { Logger } from '../../node/logger.js';
+import type { MetricsFactory } from '../../node/metrics.js';
 
 /**
  * A typed Bitcoin Core JSON-RPC 1.0 client. Only the calls fednode needs,
@@ -19,6 +20,7 @@ export interface BitcoinRpcOptions {
   retries?: number;
   retryDelayMs?: number;
   logger?: Logger;
+  metrics?: MetricsFactory;
 }
 
 export const DEFAULT_RPC_OPTIONS = { timeoutMs: 10_000, retries: 2, retryDelayMs: 250 } as const;
@@ -53,12 +55,16 @@ export function feeRateFromEstimate(estimate: SmartFeeEstimate): bigint | undefi
 }
 
 export class BitcoinRpcClient {
-  readonly #opts: Required<Omit<BitcoinRpcOptions, 'username' | 'password' | 'logger'>> & Pick<BitcoinRpcOptions, 'logger'>;
+  readonly #opts: Required<Omit<BitcoinRpcOptions, 'username' | 'password' | 'logger' | 'metrics'>> & Pick<BitcoinRpcOptions, 'logger'>;
   readonly #auth: string | undefined;
+  readonly #seconds;
+  readonly #failures;
   #id = 0;
 
   constructor(opts: BitcoinRpcOptions) {
     this.#opts = { ...DEFAULT_RPC_OPTIONS, ...opts };
+    this.#seconds = opts.metrics?.histogram('fednode_btc_rpc_seconds', 'Bitcoin JSON-RPC call latency', ['method']);
+    this.#failures = opts.metrics?.counter('fednode_btc_rpc_failures_total', 'Bitcoin JSON-RPC transport failures and error replies', ['method', 'code']);
     this.#auth =
       opts.username !== undefined || opts.password !== undefined
         ? 'Basic ' + Buffer.from(`${opts.username ?? ''}:${opts.password ?? ''}`).toString('base64')
@@ -71,9 +77,14 @@ export class BitcoinRpcClient {
     let lastErr: unknown;
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, retryDelayMs * attempt));
+      const end = this.#seconds?.startTimer({ method });
       try {
-        return await this.#attempt<T>(method, params);
+        const result = await this.#attempt<T>(method, params);
+        end?.();
+        return result;
       } catch (e) {
+        end?.();
+        this.#failures?.inc({ method, code: e instanceof BridgeError ? e.code : 'unknown' });
         if (e instanceof BridgeError && e.code === 'BTC_RPC_ERROR') throw e;
         lastErr = e;
         this.#opts.logger?.debug({ method, attempt, err: e }, 'bitcoin rpc transport failure');

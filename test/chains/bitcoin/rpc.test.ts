@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { BitcoinRpcClient, feeRateFromEstimate } from '../../../src/chains/bitcoin/rpc.js';
 import { isBridgeError } from '../../../src/errors.js';
+import { createMetrics } from '../../../src/node/metrics.js';
 
 type Handler = (body: { method: string; params: unknown[]; id: number }, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -50,9 +51,13 @@ describe('BitcoinRpcClient', () => {
       }
       reply(res, 200, { result: 12, error: null, id: body.id });
     });
-    const rpc = new BitcoinRpcClient({ url, retries: 2, retryDelayMs: 1 });
+    const metrics = createMetrics({ defaultMetrics: false });
+    const rpc = new BitcoinRpcClient({ url, retries: 2, retryDelayMs: 1, metrics });
     expect(await rpc.getBlockCount()).toBe(12);
     expect(calls).toBe(3);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('fednode_btc_rpc_failures_total{method="getblockcount",code="BTC_RPC_UNAVAILABLE"} 2');
+    expect(text).toContain('fednode_btc_rpc_seconds_count{method="getblockcount"} 3');
   });
 
   it('does not retry an RPC error and reports Core-style rejections as BTC_TX_REJECTED', async () => {
