@@ -70,7 +70,7 @@ export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<
 }
 
 /** Poll `cond` every `stepMs` until true or `timeoutMs` elapsed; returns the last value. */
-export async function waitFor(cond: () => boolean, timeoutMs = 10_000, stepMs = 50): Promise<boolean> {
+export async function waitFor(cond: () => boolean, timeoutMs = 20_000, stepMs = 50): Promise<boolean> {
   const steps = Math.ceil(timeoutMs / stepMs);
   for (let i = 0; i < steps; i++) {
     if (cond()) return true;
@@ -80,7 +80,7 @@ export async function waitFor(cond: () => boolean, timeoutMs = 10_000, stepMs = 
 }
 
 /** Like {@link waitFor} for conditions that must be computed asynchronously (metrics). */
-export async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 10_000, stepMs = 50): Promise<boolean> {
+export async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 20_000, stepMs = 50): Promise<boolean> {
   const steps = Math.ceil(timeoutMs / stepMs);
   for (let i = 0; i < steps; i++) {
     if (await cond()) return true;

@@ -37,14 +37,14 @@ describe('inbound queue and handler verdicts', () => {
     // one-slot queue, the rest are dropped.
     sender.host.publish('attestation', attestation(sender.id, 1n));
     await sender.host.flush();
-    expect(await waitFor(() => heights.length === 1, 10_000)).toBe(true);
+    expect(await waitFor(() => heights.length === 1, 20_000)).toBe(true);
     for (const h of [2n, 3n, 4n]) {
       sender.host.publish('attestation', attestation(sender.id, h));
       await sender.host.flush();
     }
-    expect(await waitForAsync(async () => (await dropped()) >= 2, 10_000)).toBe(true);
+    expect(await waitForAsync(async () => (await dropped()) >= 2, 20_000)).toBe(true);
     release();
-    expect(await waitFor(() => heights.length === 2, 10_000)).toBe(true);
+    expect(await waitFor(() => heights.length === 2, 20_000)).toBe(true);
     expect(heights).toEqual([1n, 2n]);
     expect(await dropped()).toBe(2);
     off();
@@ -56,7 +56,7 @@ describe('inbound queue and handler verdicts', () => {
     sender.host.publish('reobserve', reobserveRange(1n, 2n));
     await sender.host.flush();
     const handlerRejects = () => metricValue(receiver.metrics.registry, 'fednode_p2p_messages_total', { topic: 'reobserve', result: 'reject' });
-    expect(await waitForAsync(async () => (await handlerRejects()) === 1, 10_000)).toBe(true);
-    expect(await waitFor(() => receiver.host.peerScore(sender.id.peerId) < 0, 10_000)).toBe(true);
+    expect(await waitForAsync(async () => (await handlerRejects()) === 1, 20_000)).toBe(true);
+    expect(await waitFor(() => receiver.host.peerScore(sender.id.peerId) < 0, 20_000)).toBe(true);
   });
 });

@@ -40,7 +40,7 @@ describe('restart', () => {
     const victim = nodes[3] as TestNode;
     await victim.host.stop();
     running.delete(victim);
-    expect(await waitFor(() => nodes.slice(0, 3).every((n) => !n.host.connectedPeers().includes(victim.id.peerId)), 10_000)).toBe(true);
+    expect(await waitFor(() => nodes.slice(0, 3).every((n) => !n.host.connectedPeers().includes(victim.id.peerId)), 20_000)).toBe(true);
 
     const dialsOk = async () => (await Promise.all([...running].map((n) => metricValue(n.metrics.registry, 'fednode_p2p_dials_total', { result: 'ok' }))))
       .reduce((a, b) => a + b, 0);
@@ -53,7 +53,7 @@ describe('restart', () => {
     running.add(again);
     expect(again.host.peerId).toBe(victim.id.peerId);
     expect(await waitFor(fullyConnected, 20_000)).toBe(true);
-    expect(await waitFor(() => again.host.meshPeers('attestation').length === 3, 10_000)).toBe(true);
+    expect(await waitFor(() => again.host.meshPeers('attestation').length === 3, 20_000)).toBe(true);
     const status = again.host.status();
     expect(status.persistentPeers.map((p) => p.connected)).toEqual([true, true, true]);
     expect(status.connectedPeers).toBe(3);
@@ -71,6 +71,6 @@ describe('restart', () => {
     });
     (nodes[0] as TestNode).host.publish('attestation', attestation((nodes[0] as TestNode).id, 9n));
     again.host.publish('attestation', attestation(again.id, 9n));
-    expect(await waitFor(() => got.includes((nodes[0] as TestNode).id.address) && back.includes(again.id.address), 10_000)).toBe(true);
+    expect(await waitFor(() => got.includes((nodes[0] as TestNode).id.address) && back.includes(again.id.address), 20_000)).toBe(true);
   });
 });
