@@ -203,6 +203,9 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
         // Room for one maximal envelope plus gossip control data in an RPC.
         maxInboundDataLength: 2 * limits.maxEnvelopeBytes + 64 * 1024,
         heartbeatInterval: opts.gossipHeartbeatMs,
+        // Unvalidated messages live in the message cache for this many heartbeats; a verdict
+        // reported later neither forwards nor penalises. Keep at least ~5 s at any heartbeat.
+        mcacheLength: Math.max(5, Math.ceil(5_000 / opts.gossipHeartbeatMs)),
         // Identity is origin + content: identical bytes from one origin are one message,
         // while a copy re-signed by another origin cannot shadow the original.
         msgIdFn: (msg: Message) => {
