@@ -11,7 +11,7 @@ describe('bcoin regtest as a child process (devnet)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fednode-bcoin-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('starts on a random loopback port, keeps its chain on disk across restarts, stops cleanly', async () => {
+  it('starts on a random loopback port, keeps its chain on disk across restarts, stops cleanly, optionally without auth', async () => {
     const first = await spawnBcoinRegtest({ dataDir: dir });
     expect(new URL(first.rpcUrl).hostname).toBe('127.0.0.1');
     const address = payments.p2wpkh({ hash: new Uint8Array(20).fill(3), network: first.network }).address!;
@@ -22,9 +22,11 @@ describe('bcoin regtest as a child process (devnet)', () => {
     const dead = new BitcoinRpcClient({ url: first.rpcUrl, username: 'x', password: first.apiKey, retries: 0, timeoutMs: 2_000 });
     await expect(dead.getBlockCount()).rejects.toSatisfy((e: unknown) => isBridgeError(e, 'BTC_RPC_UNAVAILABLE') || isBridgeError(e, 'BTC_RPC_TIMEOUT'));
 
-    const second = await spawnBcoinRegtest({ dataDir: dir });
+    // Restarted without authentication, as the loopback devnet runs it.
+    const second = await spawnBcoinRegtest({ dataDir: dir, noAuth: true });
     try {
-      expect(await second.rpc.getBlockCount()).toBe(5);
+      const anonymous = new BitcoinRpcClient({ url: second.rpcUrl });
+      expect(await anonymous.getBlockCount()).toBe(5);
       expect(await second.rpc.getBlockHash(5)).toBe(hashes[4]);
     } finally {
       await second.stop();

@@ -26,6 +26,8 @@ export interface BcoinRegtestOptions {
   /** 0 (default) picks a free port. */
   rpcPort?: number;
   apiKey?: string;
+  /** Serve RPC without authentication (loopback devnet only; the default requires the API key). */
+  noAuth?: boolean;
   /** Default true: the 3,600-byte / 100-item witness limits are only enforced with it. */
   requireStandard?: boolean;
   logLevel?: 'none' | 'error' | 'warning' | 'info' | 'debug' | 'spam';
@@ -119,6 +121,7 @@ export async function startBcoinRegtest(opts: BcoinRegtestOptions = {}): Promise
     httpHost: '127.0.0.1',
     httpPort: opts.rpcPort ?? 0,
     apiKey,
+    noAuth: opts.noAuth ?? false,
     requireStandard: opts.requireStandard ?? true,
     replaceByFee: true,
     indexTX: true,

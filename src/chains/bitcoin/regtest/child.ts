@@ -12,6 +12,8 @@ export interface BcoinChildOptions {
   /** 0 or omitted: a free port. */
   rpcPort?: number;
   apiKey?: string;
+  /** RPC without authentication (loopback devnet). */
+  noAuth?: boolean;
   logLevel?: 'none' | 'error' | 'warning' | 'info' | 'debug';
   startupTimeoutMs?: number;
   stopTimeoutMs?: number;
@@ -42,6 +44,7 @@ export async function spawnBcoinRegtest(opts: BcoinChildOptions = {}): Promise<B
   if (o.dataDir !== undefined) args.push('--data-dir', o.dataDir);
   if (o.rpcPort !== undefined) args.push('--rpc-port', String(o.rpcPort));
   if (o.apiKey !== undefined) args.push('--api-key', o.apiKey);
+  if (o.noAuth === true) args.push('--no-auth');
   if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = await waitForReady(child, o.startupTimeoutMs);

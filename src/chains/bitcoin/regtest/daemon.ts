@@ -1,6 +1,6 @@
 /**
  * Child-process entry for the devnet's bcoin regtest node:
- *   node dist/chains/bitcoin/regtest/daemon.js [--data-dir DIR] [--rpc-port N] [--api-key KEY] [--log-level L]
+ *   node dist/chains/bitcoin/regtest/daemon.js [--data-dir DIR] [--rpc-port N] [--api-key KEY | --no-auth] [--log-level L]
  * Prints one JSON line `{"ready":true,"rpcUrl":…,"apiKey":…}` on stdout once
  * the RPC server listens, and stops cleanly on SIGTERM/SIGINT.
  */
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     'rpc-port': { type: 'string' },
     'api-key': { type: 'string' },
+    'no-auth': { type: 'boolean' },
     'log-level': { type: 'string' },
   },
 });
@@ -20,6 +21,7 @@ const opts: BcoinRegtestOptions = {};
 if (values['data-dir'] !== undefined) opts.dataDir = values['data-dir'];
 if (values['rpc-port'] !== undefined) opts.rpcPort = Number(values['rpc-port']);
 if (values['api-key'] !== undefined) opts.apiKey = values['api-key'];
+if (values['no-auth'] === true) opts.noAuth = true;
 if (values['log-level'] !== undefined) opts.logLevel = values['log-level'] as NonNullable<BcoinRegtestOptions['logLevel']>;
 
 const node = await startBcoinRegtest(opts);
