@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
+import type { MetricsFactory } from '../metrics.js';
 import { BadParams, formatBase64, formatBytes, formatInt, intParam, paramsObject } from './params.js';
 import type { BtpStore, StoredBtpBlock } from './store.js';
 
@@ -18,6 +19,8 @@ export interface BtpRpcOptions {
   maxBodyBytes?: number;
   /** Blocks read from the store per monitor step. */
   monitorBatch?: number;
+  /** When given: `fednode_btp_rpc_requests_total{method,outcome}` and `fednode_btp_monitors` gauge. */
+  metrics?: MetricsFactory;
 }
 
 export interface BtpRpc {
@@ -144,6 +147,9 @@ export function createBtpRpc(options: BtpRpcOptions): BtpRpc {
   const table = methods(opts.store);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const monitors = new Set<WebSocket>();
+  const requests = opts.metrics?.counter('btp_rpc_requests_total', 'BTP JSON-RPC requests by method and outcome', ['method', 'outcome']);
+  const monitorGauge = opts.metrics?.gauge('btp_monitors', 'Open BTP websocket monitors');
+  const count = (method: string, outcome: string): void => requests?.inc({ method: Object.hasOwn(table, method) ? method : 'unknown', outcome });
 
   const call = async (reqObj: unknown): Promise<unknown> => {
     if (typeof reqObj !== 'object' || reqObj === null || Array.isArray(reqObj)) {
@@ -152,12 +158,24 @@ export function createBtpRpc(options: BtpRpcOptions): BtpRpc {
     const r = reqObj as JsonRpcRequest;
     if (r.jsonrpc !== '2.0' || typeof r.method !== 'string') return errorBody(r.id, RPC_INVALID_REQUEST, 'invalid request');
     const handler = Object.hasOwn(table, r.method) ? table[r.method] : undefined;
-    if (handler === undefined) return errorBody(r.id, RPC_METHOD_NOT_FOUND, `method not found: ${r.method}`);
+    if (handler === undefined) {
+      count(r.method, 'method_not_found');
+      return errorBody(r.id, RPC_METHOD_NOT_FOUND, `method not found: ${r.method}`);
+    }
     try {
-      return { jsonrpc: '2.0', id: r.id ?? null, result: await handler(r.params) };
+      const result = await handler(r.params);
+      count(r.method, 'ok');
+      return { jsonrpc: '2.0', id: r.id ?? null, result };
     } catch (err) {
-      if (err instanceof BadParams) return errorBody(r.id, RPC_INVALID_PARAMS, `Bad params: ${err.message}`);
-      if (err instanceof RpcError) return errorBody(r.id, err.code, err.message);
+      if (err instanceof BadParams) {
+        count(r.method, 'bad_params');
+        return errorBody(r.id, RPC_INVALID_PARAMS, `Bad params: ${err.message}`);
+      }
+      if (err instanceof RpcError) {
+        count(r.method, 'error');
+        return errorBody(r.id, err.code, err.message);
+      }
+      count(r.method, 'error');
       log.error({ err, method: r.method }, 'BTP RPC method failed');
       return errorBody(r.id, RPC_SERVER_ERROR, 'server error');
     }
@@ -192,8 +210,12 @@ export function createBtpRpc(options: BtpRpcOptions): BtpRpc {
 
   const startMonitor = (ws: WebSocket): void => {
     monitors.add(ws);
+    monitorGauge?.set(monitors.size);
     let started = false;
-    ws.on('close', () => monitors.delete(ws));
+    ws.on('close', () => {
+      monitors.delete(ws);
+      monitorGauge?.set(monitors.size);
+    });
     ws.on('error', (err) => log.debug({ err }, 'monitor socket error'));
     ws.once('message', (data: RawData) => {
       let req: { height: number; networkId: number; proofFlag: boolean; progressInterval: number };

@@ -8,6 +8,7 @@ import { toHex } from '../../../src/chains/btp/bytes.js';
 import { createBtpRpc, type BtpRpc } from '../../../src/node/rpc/btp-rpc.js';
 import { MemoryBtpStore } from '../../../src/node/rpc/store.js';
 import { silentLogger } from '../../../src/node/logger.js';
+import { createMetrics } from '../../../src/node/metrics.js';
 import { makeValidators, NID, NTID, proofFor, SRC } from '../../chains/btp/helpers.js';
 
 const vs = makeValidators(4);
@@ -16,6 +17,7 @@ let store: MemoryBtpStore;
 let rpc: BtpRpc;
 let server: Server;
 let base: string;
+const metrics = createMetrics({ defaultMetrics: false });
 let chain: BtpChainState;
 const built: BuiltBlock[] = [];
 
@@ -40,7 +42,7 @@ beforeAll(async () => {
   addBlock(100, []);
   addBlock(105, ['a', 'b']);
   addBlock(107, ['c']);
-  rpc = createBtpRpc({ store, log: silentLogger(), maxBodyBytes: 10_000 });
+  rpc = createBtpRpc({ store, log: silentLogger(), maxBodyBytes: 10_000, metrics });
   server = createServer((req, res) => {
     void rpc.handleRequest(req, res).then((handled) => {
       if (!handled) res.writeHead(404).end();
@@ -111,6 +113,14 @@ describe('BTP JSON-RPC methods over HTTP', () => {
     expect((await call('btp_getProof', p)).result).toBe(b64(encodeProof(proofFor(built[1]!, vs, vs))));
     expect((await call('btp_getMessages', p)).result).toEqual([b64(Buffer.from('a')), b64(Buffer.from('b'))]);
     expect((await call('btp_getMessages', { height: '0x65', networkID: '0x1' })).result).toEqual([]);
+  });
+
+  it('counts requests by method and outcome', async () => {
+    await call('btp_getSourceInformation');
+    await call('btp_getHeader', { height: 'x' });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/fednode_btp_rpc_requests_total\{method="btp_getSourceInformation",outcome="ok"\} [1-9]/);
+    expect(text).toMatch(/fednode_btp_rpc_requests_total\{method="btp_getHeader",outcome="bad_params"\} [1-9]/);
   });
 
   it('the channel path and batches work', async () => {
