@@ -12,9 +12,11 @@ import { testKeys } from '../../fixtures/bitcoin/keys.js';
 describe('watcher and deposits against bcoin regtest', () => {
   let rt: Regtest;
   let otherAddress: string;
+  let thirdAddress: string;
   beforeAll(async () => {
     rt = await startRegtest();
     otherAddress = payments.p2wpkh({ pubkey: testKeys(1, 'miner-b')[0]!.publicKey, network: rt.node.network }).address!;
+    thirdAddress = payments.p2wpkh({ pubkey: testKeys(1, 'miner-c')[0]!.publicKey, network: rt.node.network }).address!;
   });
   afterAll(async () => {
     await rt?.node.stop();
@@ -83,7 +85,8 @@ describe('watcher and deposits against bcoin regtest', () => {
     const halts: unknown[] = [];
     w.on('halt', (e) => halts.push(e));
     await rt.node.rpc.invalidateBlock(await rt.node.rpc.getBlockHash(start + 3));
-    await rt.faucet.mine(5);
+    // Mined to yet another address so no new block can coincide with an invalidated one.
+    await rt.faucet.mineTo(thirdAddress, 5);
     await expect(w.poll()).rejects.toSatisfy((e: unknown) => isBridgeError(e, 'BTC_REORG_REACHED_EMITTED_BLOCK'));
     expect(halts).toHaveLength(1);
     expect(blocks).toHaveLength(5);
