@@ -50,14 +50,15 @@ export type EnvelopeVerdict<K extends MessageKind> =
   | { verdict: 'accept'; signer: string; envelope: Envelope<K>; fresh: MessageBody<K>[]; keys: string[] };
 
 /** Per-item result: the dedup key of an acceptable item, or a verdict against it. */
-type ItemCheck = { verdict: 'accept'; key: string } | { verdict: 'ignore'; reason: IgnoreReason } | { verdict: 'reject' };
+export type ItemCheck = { verdict: 'accept'; key: string } | { verdict: 'ignore'; reason: IgnoreReason } | { verdict: 'reject' };
 
-interface ItemContext {
+/** What an item validator knows: the envelope it came in and who signed it. */
+export interface ItemContext {
+  /** Lowercase 0x address. */
   signer: string;
   signerBytes: Uint8Array;
   envelope: Envelope;
   state: ValidationState;
-  nowMs: number;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -130,7 +131,7 @@ export function validateEnvelope<K extends MessageKind>(
   if (registered === undefined) return { verdict: 'reject', reason: 'unknown-signer' };
   if (registered !== from.id) return { verdict: 'reject', reason: 'peer-binding', detail: 'registered-vs-origin' };
 
-  const ctx: ItemContext = { signer, signerBytes, envelope: env, state, nowMs };
+  const ctx: ItemContext = { signer, signerBytes, envelope: env, state };
   const check = ITEM_VALIDATORS[kind] as (body: MessageBody<K>, ctx: ItemContext) => ItemCheck;
   const fresh: MessageBody<K>[] = [];
   const keys = new Set<string>();
