@@ -80,6 +80,41 @@ export interface FederationView {
   readonly isFederationOutpoint?: (txid: string, vout: number) => boolean;
 }
 
+/** An epoch's script and the Bitcoin height from which it is the current one. */
+export interface ScheduledEpoch {
+  readonly script: FederationScript;
+  /** The first block whose median-time-past reached the epoch's activation time (DESIGN §2 "Validator set changes"). */
+  readonly activationHeight: number;
+}
+
+/**
+ * The view at Bitcoin height `height`: deposits are honoured to the current
+ * epoch's script and to an older epoch's while fewer than `oldAddressWindow`
+ * blocks have passed since the epoch after it activated (window counted in
+ * Bitcoin blocks: an old script is honoured up to height successor + window − 1).
+ */
+export function federationViewAt(
+  height: number,
+  epochs: readonly ScheduledEpoch[],
+  params: { oldAddressWindow: number; minDepositSats: bigint; isFederationOutpoint?: (txid: string, vout: number) => boolean },
+): FederationView {
+  const sorted = [...epochs].sort((a, b) => a.activationHeight - b.activationHeight);
+  const active = sorted.filter((e) => e.activationHeight <= height);
+  const depositScripts = active
+    .filter((e, i) => {
+      const next = active[i + 1];
+      return next === undefined || height < next.activationHeight + params.oldAddressWindow;
+    })
+    .map((e) => e.script)
+    .reverse();
+  return {
+    depositScripts,
+    allScripts: sorted.map((e) => e.script),
+    minDepositSats: params.minDepositSats,
+    ...(params.isFederationOutpoint ? { isFederationOutpoint: params.isFederationOutpoint } : {}),
+  };
+}
+
 export type DepositReason = 'ok' | 'below-minimum' | 'no-metadata' | 'no-recipient';
 
 export interface DepositOutput {

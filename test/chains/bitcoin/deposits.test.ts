@@ -4,6 +4,7 @@ import {
   classifyDeposits,
   encodeDepositOpReturn,
   extractBlockRecords,
+  federationViewAt,
   parseDepositMetadata,
   UNKNOWN_BATCH_ID,
   type FederationView,
@@ -105,5 +106,24 @@ describe('extractBlockRecords', () => {
     ]);
     expect(records[2]!.type === 'payout-confirmed' && records[2]!.batchId).toBe(12n);
     expect(records[3]!.type === 'payout-confirmed' && records[3]!.batchId).toBe(UNKNOWN_BATCH_ID);
+  });
+});
+
+describe('federationViewAt', () => {
+  const epochs = [
+    { script: prev.script, activationHeight: 100 },
+    { script: ancient.script, activationHeight: 10 },
+    { script: cur.script, activationHeight: 200 },
+  ];
+  const at = (h: number) => federationViewAt(h, epochs, { oldAddressWindow: 6, minDepositSats: 1n }).depositScripts.map((s) => s.epoch);
+
+  it('honours the current script and the previous ones inside the old-address window', () => {
+    expect(at(5)).toEqual([]);
+    expect(at(10)).toEqual([0]);
+    expect(at(105)).toEqual([1, 0]);
+    expect(at(106)).toEqual([1]);
+    expect(at(205)).toEqual([2, 1]);
+    expect(at(206)).toEqual([2]);
+    expect(federationViewAt(206, epochs, { oldAddressWindow: 6, minDepositSats: 1n }).allScripts).toHaveLength(3);
   });
 });
