@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { BridgeError } from '../../errors.js';
 import { LOG_LEVELS } from '../config/schema.js';
 import { VERSION } from '../version.js';
-// btp commands wired when src/node/cli/commands/btp.ts lands
+import { registerBtpCommands } from './commands/btp.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerKeysCommands } from './commands/keys.js';
@@ -42,7 +42,7 @@ Getting started:
   registerConfigCommands(program, io);
   registerStartCommand(program, io);
   registerStatusCommand(program, io);
-  // registerBtpCommands(program);
+  registerBtpCommands(program, io);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
