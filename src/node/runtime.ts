@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { LoadedConfig } from './config/load.js';
 import { openDatabase, readSchemaVersion, type NodeDb } from './db/database.js';
 import { acquireDataDirLock, type DataDirLock } from './datadir/lock.js';
@@ -8,6 +9,7 @@ import { KeystoreDir, type SigningKeyInfo } from './keystore/keystore.js';
 import { resolvePassword, type PasswordSources } from './keystore/password.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type MetricsFactory } from './metrics.js';
+import { loadOrCreateNetworkKey } from './p2p/network-key.js';
 import { VERSION } from './version.js';
 
 /**
@@ -29,6 +31,8 @@ export interface NodeStatus {
   network: string;
   address: string;
   compressedPublicKey: string;
+  /** libp2p peer id, from the network key in the data directory (separate from the signing key). */
+  peerId: string;
   dataDir: string;
   schemaVersion: number;
   startedAt: string;
@@ -40,6 +44,7 @@ export interface RunningNode {
   readonly http: RunningHttpServer;
   readonly db: NodeDb;
   readonly key: SigningKeyInfo;
+  readonly peerId: string;
   readonly health: Health;
   readonly metrics: MetricsFactory;
   status(): Promise<NodeStatus>;
@@ -78,6 +83,11 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     privateKey.fill(0);
     log.info({ address: key.address, keystore: keyPath }, 'signing key unlocked');
 
+    // The network key is generated on first start and never leaves the data directory.
+    const networkKey = await loadOrCreateNetworkKey(dataDir);
+    const peerId = peerIdFromPrivateKey(networkKey).toString();
+    log.info({ peerId }, 'network identity loaded');
+
     const db = await openDatabase(dataDir, { log });
     cleanups.push(() => db.close());
     const schemaVersion = await readSchemaVersion(db);
@@ -93,6 +103,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       network: config.network,
       address: key.address,
       compressedPublicKey: key.compressedPublicKey,
+      peerId,
       dataDir,
       schemaVersion,
       startedAt: startedAt.toISOString(),
@@ -117,6 +128,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       http,
       db,
       key,
+      peerId,
       health,
       metrics,
       status,

@@ -1,10 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { NETWORK_KEY_FILE } from '../../../src/node/p2p/network-key.js';
 import { describe, expect, it, vi } from 'vitest';
 import { runCli, spawnCli, waitFor, withTempDir } from '../../helpers/cli.js';
 
 vi.setConfig({ testTimeout: 300_000 });
 
 const PW = { FEDNODE_PASSWORD: 'start test pw' };
+const peerIds: string[] = [];
 
 interface Started {
   child: ChildProcess;
@@ -54,7 +58,12 @@ describe('fednode start (child process)', () => {
 
         const status = await runCli(['--datadir', dir, 'status', '--url', node.url, '--json']);
         expect(status.code).toBe(0);
-        expect(JSON.parse(status.stdout)).toMatchObject({ status: { network: 'devnet', ready: true }, readiness: { ready: true } });
+        const body = JSON.parse(status.stdout) as { status: { peerId: string } };
+        expect(body).toMatchObject({ status: { network: 'devnet', ready: true }, readiness: { ready: true } });
+        // The network key is separate from the signing key and lives in the data directory.
+        expect(body.status.peerId).toMatch(/^12D3KooW/);
+        expect(statSync(join(dir, NETWORK_KEY_FILE)).mode & 0o777).toBe(0o600);
+        peerIds.push(body.status.peerId);
 
         // Same data directory, second process: refused by the lock, naming the owner.
         const second = await runCli(['--datadir', dir, '--set', 'http.port=0', 'start'], { env: PW });
@@ -81,6 +90,10 @@ describe('fednode start (child process)', () => {
       const again = await startNode(dir);
       try {
         expect(again.logs()).toContain('removing stale lock');
+        // Same network identity after a restart.
+        const firstPeer = /"peerId":"([^"]+)"/.exec(first.logs())?.[1];
+        expect(firstPeer).toBeDefined();
+        expect(again.logs()).toContain(`"peerId":"${firstPeer}"`);
         expect((await fetch(`${again.url}/readyz`)).status).toBe(200);
       } finally {
         again.child.kill('SIGTERM');
