@@ -121,7 +121,9 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     /// @notice Withdrawal and failed-transfer fees (for the payout signers, issue 6).
     uint256 public withdrawalFeePool;
 
-    event DepositMinted(bytes32 indexed txid, uint256 vout, address indexed recipient, uint256 amount, uint256 fee);
+    /// @notice A deposit was minted. Its recipient and net amount are in the BTCT `Transfer`
+    ///         events of the same transaction, in the same order; this keeps the event cheap.
+    event DepositMinted(bytes32 indexed txid, uint256 vout, uint256 fee);
     event DepositDeferred(bytes32 indexed txid, uint256 vout, uint256 indexed pendingId);
     event DepositDuplicate(bytes32 indexed txid, uint256 vout);
     event DepositRefundRecorded(bytes32 indexed txid, uint256 vout, uint256 amount, uint256 epoch, bytes refundScript);
@@ -268,36 +270,67 @@ contract BitcoinTokenService is IBitcoinService, Roles {
 
     /// @dev DEPOSIT_MINT: type 0x01 · txid 32 · vout u32 · amount u64 · epoch u32 · recipient 20.
     function _depositMint(Batch memory b, bytes calldata p) private {
-        (bytes32 txid, uint256 vout, uint256 amount, uint256 epoch) = _outpoint(p);
-        address recipient = address(bytes20(p[49:69]));
-        bytes32 key = keccak256(abi.encodePacked(txid, uint32(vout)));
-        if (utxos[key] != 0) {
-            emit DepositDuplicate(txid, vout);
+        // This runs once per deposit: fields are read straight from calldata and the ledger slot
+        // is computed once (it is both the mint-once guard and the UTXO record).
+        bytes32 txid;
+        uint256 w1; // vout u32 · amount u64 · epoch u32 · … (bytes 33..65)
+        address recipient;
+        uint256 slot;
+        assembly ("memory-safe") {
+            let o := p.offset
+            txid := calldataload(add(o, 1))
+            w1 := calldataload(add(o, 33))
+            recipient := shr(96, calldataload(add(o, 49)))
+            mstore(0x00, txid)
+            mstore(0x20, w1)
+            mstore(0x00, keccak256(0x00, 0x24)) // outpoint key = keccak256(txid ‖ vout u32)
+            mstore(0x20, utxos.slot)
+            slot := keccak256(0x00, 0x40)
+            if sload(slot) { slot := 0 }
+        }
+        if (slot == 0) {
+            emit DepositDuplicate(txid, w1 >> 224);
             return;
         }
+        uint256 amount = uint64(w1 >> 160);
         if (recipient == address(0)) {
-            utxos[key] = _ledgerWord(amount, epoch, UTXO_UNCLAIMED, b.btpHeight);
-            emit DepositUnclaimed(txid, vout, amount, epoch);
+            _storeWord(slot, _ledgerWord(amount, uint32(w1 >> 128), UTXO_UNCLAIMED, b.btpHeight));
+            emit DepositUnclaimed(txid, w1 >> 224, amount, uint32(w1 >> 128));
             return;
         }
-        utxos[key] = _ledgerWord(amount, epoch, UTXO_MINTED, b.btpHeight);
+        _storeWord(slot, _ledgerWord(amount, uint32(w1 >> 128), UTXO_MINTED, b.btpHeight));
+        _mintOrDefer(b, txid, w1 >> 224, amount, recipient);
+    }
+
+    function _mintOrDefer(Batch memory b, bytes32 txid, uint256 vout, uint256 amount, address recipient) private {
         uint256 fee = _fee(b.fc, amount);
-        if (
-            b.blocked || amount > b.lim.maxAmount || uint256(b.u.dayVolume) + b.volume + amount > b.lim.dailyCap
-                || uint256(b.u.minuteCount) + b.nMints + 1 > b.lim.perMinuteCap || b.supply + amount > b.cap
-        ) {
-            // Limits defer a proven deposit, never drop it (issue 4); the queue stays FIFO.
-            b.blocked = true;
-            uint64 id = pendingTail++;
-            pendingMints[id] = PendingMint(recipient, uint64(amount), uint64(fee), uint64(b.btpHeight), b.relayer);
-            emit DepositDeferred(txid, vout, id);
-            return;
+        unchecked {
+            if (
+                b.blocked || amount > b.lim.maxAmount || uint256(b.u.dayVolume) + b.volume + amount > b.lim.dailyCap
+                    || uint256(b.u.minuteCount) + b.nMints + 1 > b.lim.perMinuteCap || b.supply + amount > b.cap
+            ) {
+                // Limits defer a proven deposit, never drop it (issue 4); the queue stays FIFO.
+                b.blocked = true;
+                uint64 id = pendingTail++;
+                pendingMints[id] = PendingMint(recipient, uint64(amount), uint64(fee), uint64(b.btpHeight), b.relayer);
+                emit DepositDeferred(txid, vout, id);
+                return;
+            }
+            b.supply += amount;
+            b.volume += amount;
+            b.fees += fee;
+            uint256[] memory mints = b.mints;
+            uint256 k = b.nMints++;
+            uint256 word = ((amount - fee) << 160) | uint160(recipient);
+            assembly ("memory-safe") { mstore(add(add(mints, 32), mul(k, 32)), word) }
         }
-        b.supply += amount;
-        b.volume += amount;
-        b.fees += fee;
-        b.mints[b.nMints++] = ((amount - fee) << 160) | uint160(recipient);
-        emit DepositMinted(txid, vout, recipient, amount - fee, fee);
+        // Recipient and net amount are in the batch's BTCT Transfer events, which follow in the
+        // same order as these DepositMinted events.
+        emit DepositMinted(txid, vout, fee);
+    }
+
+    function _storeWord(uint256 slot, uint256 w) private {
+        assembly ("memory-safe") { sstore(slot, w) }
     }
 
     /// @dev DEPOSIT_REFUND: type 0x02 · txid · vout · amount · epoch · scriptLen u8 · script.

@@ -34,15 +34,15 @@ library BtpBlockLib {
 
     /// @notice Decodes a BlockUpdate payload `RLP([header bytes, proof bytes])` and returns the
     ///         header and the signature items of the ETH Proof `[[sig65 | nil, ...]]`.
-    function decodeBlockUpdate(bytes memory enc)
+    function decodeBlockUpdate(IconRlp.Item memory enc)
         internal
         pure
         returns (Header memory h, IconRlp.Item[] memory sigs)
     {
-        IconRlp.Item[] memory bu = IconRlp.toItem(enc).toList();
+        IconRlp.Item[] memory bu = enc.toList();
         if (bu.length < 2) revert IconRlp.RlpMalformed();
-        h = decodeHeader(IconRlp.toItem(bu[0].toBytes()));
-        IconRlp.Item memory proof = IconRlp.toItem(bu[1].toBytes());
+        h = decodeHeader(bu[0].inner());
+        IconRlp.Item memory proof = bu[1].inner();
         IconRlp.Item[] memory outer = proof.toList();
         if (outer.length == 0) revert IconRlp.RlpMalformed();
         sigs = outer[0].toList();
@@ -64,7 +64,7 @@ library BtpBlockLib {
         if (!f[9].isNil()) {
             h.hasNextProofContext = true;
             if (f[9].payloadHash() != h.nextProofContextHash) revert InconsistentNextProofContextHash();
-            h.nextValidators = decodeProofContext(IconRlp.toItem(f[9].toBytes()));
+            h.nextValidators = decodeProofContext(f[9].inner());
         }
     }
 
@@ -143,77 +143,96 @@ library BtpBlockLib {
 
     // ------------------------------------------------------------------ message proofs
 
-    struct Node {
-        uint256 level;
-        uint256 leafCount;
-        bytes32 hash;
-    }
-
     /// @notice Decodes MessageProof = [ProofInLeft, [msg...], ProofInRight] and computes the root.
     /// @return root the MessagesRoot the proof implies
     /// @return leafCount the total number of messages in the block
     /// @return leftCount the number of messages to the left of the carried ones
     /// @return msgs the message items (views into `enc`)
-    function computeMessageProof(bytes memory enc)
+    function computeMessageProof(IconRlp.Item memory enc)
         internal
         pure
         returns (bytes32 root, uint256 leafCount, uint256 leftCount, IconRlp.Item[] memory msgs)
     {
-        IconRlp.Item[] memory mp = IconRlp.toItem(enc).toList();
+        IconRlp.Item[] memory mp = enc.toList();
         if (mp.length != 3) revert IconRlp.RlpMalformed();
         IconRlp.Item[] memory lefts = mp[0].isNil() ? new IconRlp.Item[](0) : mp[0].toList();
         msgs = mp[1].toList();
         IconRlp.Item[] memory rights = mp[2].isNil() ? new IconRlp.Item[](0) : mp[2].toList();
         uint256 n = lefts.length + msgs.length + rights.length;
         if (n == 0) revert MessageProofMalformed();
-        Node[] memory nodes = new Node[](n);
+        // parallel arrays (level, leafCount, hash): no allocation per merge
+        uint256[] memory lv = new uint256[](n);
+        uint256[] memory cnt = new uint256[](n);
+        bytes32[] memory hs = new bytes32[](n);
         uint256 k;
         for (uint256 i; i < lefts.length; ++i) {
-            nodes[k] = _proofNode(lefts[i]);
-            leftCount += nodes[k].leafCount;
+            (lv[k], cnt[k], hs[k]) = _proofNode(lefts[i]);
+            leftCount += cnt[k];
             k++;
         }
         for (uint256 i; i < msgs.length; ++i) {
-            nodes[k++] = Node(1, 1, msgs[i].payloadHash());
+            lv[k] = 1;
+            cnt[k] = 1;
+            hs[k++] = msgs[i].payloadHash();
         }
-        for (uint256 i; i < rights.length; ++i) nodes[k++] = _proofNode(rights[i]);
-        for (uint256 i; i < n; ++i) leafCount += nodes[i].leafCount;
-        root = _reduce(nodes, n);
+        for (uint256 i; i < rights.length; ++i) {
+            (lv[k], cnt[k], hs[k]) = _proofNode(rights[i]);
+            k++;
+        }
+        for (uint256 i; i < n; ++i) leafCount += cnt[i];
+        root = _reduce(lv, cnt, hs, n);
     }
 
-    function _proofNode(IconRlp.Item memory it) private pure returns (Node memory nd) {
+    function _proofNode(IconRlp.Item memory it) private pure returns (uint256 level, uint256 leafCount, bytes32 hash) {
         IconRlp.Item[] memory p = it.toList();
         if (p.length != 2) revert MessageProofMalformed();
-        nd.leafCount = p[0].toUint();
-        if (nd.leafCount == 0) revert MessageProofMalformed();
-        nd.hash = p[1].toBytes32();
+        leafCount = p[0].toUint();
+        if (leafCount == 0) revert MessageProofMalformed();
+        hash = p[1].toBytes32();
         // level of a subtree holding `leafCount` leaves: 1 + ceil(log2(leafCount))
-        uint256 lvl = 1;
-        for (uint256 t = nd.leafCount - 1; t != 0; t >>= 1) lvl++;
-        nd.level = lvl;
+        level = 1;
+        for (uint256 t = leafCount - 1; t != 0; t >>= 1) level++;
     }
 
     /// @dev Level-by-level pairing of a left-to-right node list: at pass `p` a node of level ≤ p
     ///      is joined with its right neighbour. An odd last node is carried up unchanged. A left
     ///      operand must be a full subtree no smaller than its right sibling.
-    function _reduce(Node[] memory nodes, uint256 n) private pure returns (bytes32) {
+    function _reduce(uint256[] memory lv, uint256[] memory cnt, bytes32[] memory hs, uint256 n)
+        private
+        pure
+        returns (bytes32)
+    {
         for (uint256 pass = 1; n > 1; ++pass) {
             if (pass > 256) revert MessageProofMalformed();
             uint256 w;
             for (uint256 i; i < n; ) {
-                Node memory a = nodes[i];
-                if (a.level <= pass && i + 1 < n) {
-                    Node memory b = nodes[i + 1];
-                    if (a.leafCount != (1 << (a.level - 1)) || a.leafCount < b.leafCount) revert MessageProofMalformed();
-                    nodes[w++] = Node(a.level + 1, a.leafCount + b.leafCount, keccak256(abi.encodePacked(a.hash, b.hash)));
+                uint256 al = lv[i];
+                uint256 ac = cnt[i];
+                if (al <= pass && i + 1 < n) {
+                    uint256 bc = cnt[i + 1];
+                    if (ac != (1 << (al - 1)) || ac < bc) revert MessageProofMalformed();
+                    bytes32 l = hs[i];
+                    bytes32 r = hs[i + 1];
+                    bytes32 h;
+                    assembly ("memory-safe") {
+                        mstore(0x00, l)
+                        mstore(0x20, r)
+                        h := keccak256(0x00, 0x40)
+                    }
+                    lv[w] = al + 1;
+                    cnt[w] = ac + bc;
+                    hs[w] = h;
                     i += 2;
                 } else {
-                    nodes[w++] = a;
+                    lv[w] = al;
+                    cnt[w] = ac;
+                    hs[w] = hs[i];
                     i += 1;
                 }
+                w++;
             }
             n = w;
         }
-        return nodes[0].hash;
+        return hs[0];
     }
 }

@@ -87,8 +87,9 @@ contract BtpMessageCenter is Roles {
         // Dispatch runs of consecutive messages with the same service and BTP block.
         Run memory r;
         r.payloads = new bytes[](n);
+        bytes32 srcHash = keccak256(bytes(prev));
         for (uint256 i; i < n; ++i) {
-            (bytes32 svc, bytes memory payload, bool ok) = _decodeMessage(msgs[i], net);
+            (bytes32 svc, bytes memory payload, bool ok) = _decodeMessage(msgs[i], srcHash);
             if (!ok) {
                 emit MessageDropped(sn + i, 1);
                 continue;
@@ -116,34 +117,43 @@ contract BtpMessageCenter is Roles {
         uint256 firstSn;
     }
 
-    /// @dev BTPMessage = [src, dst, svc, sn, payload, nsn, feeInfo]; src must be on the link's
-    ///      network and dst must be this BMC.
-    function _decodeMessage(bytes memory m, bytes32 net) internal pure returns (bytes32 svc, bytes memory payload, bool ok) {
-        IconRlp.Item memory top = IconRlp.toItem(m);
-        if (!top.isList) return (0, payload, false);
-        IconRlp.Item[] memory f = top.toList();
-        if (f.length < 5 || f[0].isList || f[1].isList || f[2].isList || f[4].isList) return (0, payload, false);
-        if (_networkOf(f[0]) != net) return (0, payload, false);
-        svc = f[2].payloadHash();
-        payload = f[4].toBytes();
+    /// @dev BTPMessage = [src, dst, svc, sn, payload, nsn, feeInfo]: src must be the link's source
+    ///      BMC (`prev`), dst this BMC. Parsed in place (no per-field allocation): this runs once
+    ///      per deposit.
+    function _decodeMessage(bytes memory m, bytes32 srcHash)
+        internal
+        view
+        returns (bytes32 svc, bytes memory payload, bool ok)
+    {
+        uint256 p;
+        uint256 end;
+        assembly ("memory-safe") {
+            p := add(m, 32)
+            end := add(p, mload(m))
+        }
+        (uint256 lp, uint256 ll,, bool isList) = IconRlp.next(p, end);
+        if (!isList) return (0, payload, false);
+        end = lp + ll;
+        uint256 fp;
+        uint256 fl;
+        bool fList;
+        (fp, fl, p, fList) = IconRlp.next(lp, end); // src
+        if (fList || _hash(fp, fl) != srcHash) return (0, payload, false);
+        (fp, fl, p, fList) = IconRlp.next(p, end); // dst
+        if (fList || _hash(fp, fl) != _selfHash) return (0, payload, false);
+        (fp, fl, p, fList) = IconRlp.next(p, end); // svc
+        if (fList) return (0, payload, false);
+        svc = _hash(fp, fl);
+        (,, p,) = IconRlp.next(p, end); // sn
+        (fp, fl, p, fList) = IconRlp.next(p, end); // payload
+        if (fList) return (0, payload, false);
+        payload = new bytes(fl);
+        assembly ("memory-safe") { mcopy(add(payload, 32), fp, fl) }
         ok = true;
     }
 
-    /// @dev keccak of the network part of a `btp://<net>/<account>` item, or zero.
-    function _networkOf(IconRlp.Item memory it) internal pure returns (bytes32 h) {
-        uint256 p = it.ptr;
-        uint256 n = it.len;
-        if (n < 8) return 0;
-        bytes32 w;
-        assembly ("memory-safe") { w := mload(p) }
-        if (bytes6(w) != "btp://") return 0;
-        uint256 end = 6;
-        for (; end < n; ++end) {
-            uint8 c;
-            assembly ("memory-safe") { c := byte(0, mload(add(p, end))) }
-            if (c == 0x2f) break;
-        }
-        assembly ("memory-safe") { h := keccak256(add(p, 6), sub(end, 6)) }
+    function _hash(uint256 p, uint256 n) private pure returns (bytes32 h) {
+        assembly ("memory-safe") { h := keccak256(p, n) }
     }
 
     function _dispatch(Run memory r) internal {

@@ -172,10 +172,10 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
             if (rm.length != 2) revert IconRlp.RlpMalformed();
             uint256 typ = rm[0].toUint();
             if (typ == TYPE_BLOCK_UPDATE) {
-                _blockUpdate(c, rm[1].toBytes());
+                _blockUpdate(c, rm[1].inner());
             } else if (typ == TYPE_MESSAGE_PROOF) {
                 if (c.skipping) continue;
-                batches[i] = _messageProof(c, rm[1].toBytes());
+                batches[i] = _messageProof(c, rm[1].inner());
                 batchHeights[i] = c.st.height;
             } else {
                 revert UnknownRelayMessageType(typ);
@@ -208,7 +208,7 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         uint256 out;
     }
 
-    function _blockUpdate(Ctx memory c, bytes memory body) internal {
+    function _blockUpdate(Ctx memory c, IconRlp.Item memory body) internal {
         (BtpBlockLib.Header memory h, IconRlp.Item[] memory sigs) = BtpBlockLib.decodeBlockUpdate(body);
         if (h.mainHeight <= c.st.height) {
             // Duplicate or racing relay: a cheap no-op rather than a revert (issue 4).
@@ -236,7 +236,7 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         }
     }
 
-    function _messageProof(Ctx memory c, bytes memory body) internal pure returns (IconRlp.Item[] memory take) {
+    function _messageProof(Ctx memory c, IconRlp.Item memory body) internal pure returns (IconRlp.Item[] memory take) {
         (bytes32 r, uint256 leafCount, uint256 left, IconRlp.Item[] memory msgs) = BtpBlockLib.computeMessageProof(body);
         if (r != c.root || leafCount != c.st.messageCount) revert InvalidMessageProof(r, leafCount);
         uint256 delivered = c.st.nextMessageSn - c.st.firstMessageSn;

@@ -20,42 +20,67 @@ library IconRlp {
     error RlpBadLength(uint256 expected, uint256 actual);
     error RlpNegativeInt();
 
-    /// @dev Decodes the item starting at `ptr` within a buffer ending at `end`.
-    function _at(uint256 ptr, uint256 end) private pure returns (Item memory it, uint256 next) {
-        if (ptr >= end) revert RlpMalformed();
-        uint256 b0;
-        assembly ("memory-safe") { b0 := byte(0, mload(ptr)) }
-        uint256 hdr;
-        uint256 plen;
-        if (b0 < 0x80) {
-            hdr = 0;
-            plen = 1;
-        } else if (b0 < 0xb8) {
-            hdr = 1;
-            plen = b0 - 0x80;
-        } else if (b0 < 0xc0) {
-            uint256 ll = b0 - 0xb7;
-            hdr = 1 + ll;
-            plen = _readLen(ptr + 1, ll, end);
-        } else if (b0 < 0xf8) {
-            hdr = 1;
-            plen = b0 - 0xc0;
-            it.isList = true;
-        } else {
-            uint256 ll = b0 - 0xf7;
-            hdr = 1 + ll;
-            plen = _readLen(ptr + 1, ll, end);
-            it.isList = true;
+    /// @notice Low-level step: the item at `ptr` (buffer end `end`) without allocating.
+    /// @return payload pointer to the payload
+    /// @return len payload length
+    /// @return next_ pointer just past the item
+    /// @return isList_ true for a list
+    function next(uint256 ptr, uint256 end)
+        internal
+        pure
+        returns (uint256 payload, uint256 len, uint256 next_, bool isList_)
+    {
+        bool bad;
+        assembly ("memory-safe") {
+            switch lt(ptr, end)
+            case 0 { bad := 1 }
+            default {
+                let b0 := byte(0, mload(ptr))
+                switch lt(b0, 0x80)
+                case 1 {
+                    payload := ptr
+                    len := 1
+                }
+                default {
+                    switch lt(b0, 0xb8)
+                    case 1 {
+                        payload := add(ptr, 1)
+                        len := sub(b0, 0x80)
+                    }
+                    default {
+                        switch lt(b0, 0xc0)
+                        case 1 {
+                            let ll := sub(b0, 0xb7)
+                            if gt(ll, 4) { bad := 1 }
+                            len := shr(sub(256, mul(8, ll)), mload(add(ptr, 1)))
+                            payload := add(add(ptr, 1), ll)
+                        }
+                        default {
+                            isList_ := 1
+                            switch lt(b0, 0xf8)
+                            case 1 {
+                                payload := add(ptr, 1)
+                                len := sub(b0, 0xc0)
+                            }
+                            default {
+                                let ll := sub(b0, 0xf7)
+                                if gt(ll, 4) { bad := 1 }
+                                len := shr(sub(256, mul(8, ll)), mload(add(ptr, 1)))
+                                payload := add(add(ptr, 1), ll)
+                            }
+                        }
+                    }
+                }
+                next_ := add(payload, len)
+                if gt(next_, end) { bad := 1 }
+            }
         }
-        it.ptr = ptr + hdr;
-        it.len = plen;
-        next = it.ptr + plen;
-        if (next > end) revert RlpMalformed();
+        if (bad) revert RlpMalformed();
     }
 
-    function _readLen(uint256 ptr, uint256 ll, uint256 end) private pure returns (uint256 v) {
-        if (ll > 4 || ptr + ll > end) revert RlpMalformed();
-        assembly ("memory-safe") { v := shr(sub(256, mul(8, ll)), mload(ptr)) }
+    /// @dev Decodes the item starting at `ptr` within a buffer ending at `end`.
+    function _at(uint256 ptr, uint256 end) private pure returns (Item memory it, uint256 next_) {
+        (it.ptr, it.len, next_, it.isList) = next(ptr, end);
     }
 
     /// @notice The top-level item of `b`.
@@ -67,21 +92,31 @@ library IconRlp {
         if (next != start + b.length) revert RlpMalformed();
     }
 
+    /// @notice The RLP item encoded inside a byte-string item's payload (a view, no copy).
+    function inner(Item memory it) internal pure returns (Item memory out) {
+        if (it.isList) revert RlpNotBytes();
+        uint256 end = it.ptr + it.len;
+        uint256 next_;
+        (out.ptr, out.len, next_, out.isList) = next(it.ptr, end);
+        if (next_ != end) revert RlpMalformed();
+    }
+
     /// @notice The children of a list item.
     function toList(Item memory it) internal pure returns (Item[] memory out) {
         if (!it.isList) revert RlpNotList();
         uint256 end = it.ptr + it.len;
         uint256 n;
         uint256 p = it.ptr;
-        Item memory tmp;
         while (p < end) {
-            (tmp, p) = _at(p, end);
-            n++;
+            (,, p,) = next(p, end);
+            unchecked { ++n; }
         }
         out = new Item[](n);
         p = it.ptr;
-        for (uint256 i; i < n; ++i) {
-            (out[i], p) = _at(p, end);
+        for (uint256 i; i < n; ) {
+            Item memory x = out[i];
+            (x.ptr, x.len, p, x.isList) = next(p, end);
+            unchecked { ++i; }
         }
     }
 
