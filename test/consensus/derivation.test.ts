@@ -100,11 +100,11 @@ describe('BTP block derivation', () => {
     // Block 102 is still signed by the old set (builder: state.validators), the next ones by the new.
     expect(b.state.chain.validators.map(toHex)).toEqual(vals2.map((v) => v.addressHex));
 
-    const oldDep = (h: number) => tx([{ hash: randomHash(), index: 0 }], [{ script: e0.script.p2wshOutput, value: 30_000n }, depositMeta(alice)]);
+    const oldDep = () => tx([{ hash: randomHash(), index: 0 }], [{ script: e0.script.p2wshOutput, value: 30_000n }, depositMeta(alice)]);
     let st = b.state;
     const counts: number[] = [];
     for (let h = 103; h < 103 + 8; h++) {
-      const d = deriveHeight(st, blk(h, [oldDep(h)], T1 + h), s, CONFIG, { now: T1 + 200 });
+      const d = deriveHeight(st, blk(h, [oldDep()], T1 + h), s, CONFIG, { now: T1 + 200 });
       counts.push(d.records.length);
       st = d.state;
     }
