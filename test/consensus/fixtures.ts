@@ -1,6 +1,7 @@
 import { Transaction } from 'bitcoinjs-lib';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { addressFromSecretKey, nobleBackend } from '../../src/chains/btp/sign.js';
+import { addressFromSecretKey } from '../../src/chains/btp/sign.js';
+import { nobleBackend } from '../../src/chains/btp/secp256k1.js';
 import { buildBlock, sortValidators, type BtpChainState } from '../../src/chains/btp/builder.js';
 import { compareBytes, toHex } from '../../src/chains/btp/bytes.js';
 import { encodeDepositOpReturn } from '../../src/chains/bitcoin/deposits.js';
