@@ -3,7 +3,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Command } from 'commander';
 import { BridgeError } from '../../../errors.js';
 import { KeystoreDir, generatePrivateKey, parseHexPrivateKey, type SigningKeyInfo } from '../../keystore/keystore.js';
-import { resolvePassword } from '../../keystore/password.js';
+import { resolvePassword, type PasswordSources } from '../../keystore/password.js';
 import { globalsOf, offlineDataDir, printJson, writeLine, type CliIo } from '../context.js';
 
 interface KeyOpts {
@@ -19,6 +19,10 @@ function printKey(io: CliIo, json: boolean | undefined, path: string, info: Sign
   writeLine(io.stdout, `address:               ${info.address}`);
   writeLine(io.stdout, `compressed public key: ${info.compressedPublicKey}`);
   writeLine(io.stdout, `public key (64 bytes): ${info.publicKey64}`);
+}
+
+function passwordSources(io: CliIo, passwordFile: string | undefined): PasswordSources {
+  return { passwordFile, env: io.env, stdin: io.stdin, stderr: io.stderr };
 }
 
 async function readStdin(stdin: NodeJS.ReadStream): Promise<string> {
@@ -48,7 +52,7 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
       const dir = KeystoreDir.forDataDir(offlineDataDir(globalsOf(cmd), io.env));
       const path = dir.pathOf(opts.name);
       await assertNewTarget(dir, opts.name, path);
-      const password = await resolvePassword({ passwordFile: opts.passwordFile, env: io.env, stdin: io.stdin, stderr: io.stderr }, { confirm: true, purpose: `new keystore ${path}` });
+      const password = await resolvePassword(passwordSources(io, opts.passwordFile), { confirm: true, purpose: `new keystore ${path}` });
       const key = generatePrivateKey();
       try {
         const created = await dir.create(opts.name, key, password, { light: opts.light === true });
@@ -78,7 +82,7 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
       const dir = KeystoreDir.forDataDir(offlineDataDir(globalsOf(cmd), io.env));
       const path = dir.pathOf(opts.name);
       await assertNewTarget(dir, opts.name, path);
-      const pwSources = { passwordFile: opts.passwordFile, env: io.env, stdin: io.stdin, stderr: io.stderr };
+      const pwSources = passwordSources(io, opts.passwordFile);
       if (opts.keystore !== undefined) {
         const json = await readFile(opts.keystore, 'utf8').catch((err: NodeJS.ErrnoException) => {
           throw new BridgeError({ code: 'KEY_IMPORT_UNREADABLE', message: `cannot read ${opts.keystore}: ${err.code ?? err.message}`, file: opts.keystore });
@@ -116,7 +120,7 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
         io.stdout.write(json.endsWith('\n') ? json : json + '\n');
         return;
       }
-      const password = await resolvePassword({ passwordFile: opts.passwordFile, env: io.env, stdin: io.stdin, stderr: io.stderr }, { purpose: `keystore "${opts.name}"` });
+      const password = await resolvePassword(passwordSources(io, opts.passwordFile), { purpose: `keystore "${opts.name}"` });
       const unlocked = await dir.unlock(opts.name, password);
       writeLine(io.stderr, 'warning: printing an UNENCRYPTED private key; anyone who sees it controls this validator.');
       writeLine(io.stdout, '0x' + bytesToHex(unlocked.privateKey));
@@ -145,7 +149,7 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
     .action(async (opts: KeyOpts & { verify?: boolean }, cmd: Command) => {
       const dir = KeystoreDir.forDataDir(offlineDataDir(globalsOf(cmd), io.env));
       if (opts.verify) {
-        const password = await resolvePassword({ passwordFile: opts.passwordFile, env: io.env, stdin: io.stdin, stderr: io.stderr }, { purpose: `keystore "${opts.name}"` });
+        const password = await resolvePassword(passwordSources(io, opts.passwordFile), { purpose: `keystore "${opts.name}"` });
         const { privateKey, path, ...info } = await dir.unlock(opts.name, password);
         privateKey.fill(0);
         return printKey(io, opts.json, path, info);
