@@ -44,6 +44,7 @@ contract BtpMessageCenter is Roles {
     error ServiceAlreadySet();
     error UnknownFailedBatch(bytes32 batchHash);
     error MessageCountMismatch();
+    error DispatchOutOfGas();
 
     /// @param admin ADMIN_ROLE holder, who wires the verifier and services once each
     /// @param btpAddress_ this BMC's BTP address
@@ -162,11 +163,19 @@ contract BtpMessageCenter is Roles {
         address service = services[r.svc];
         uint256 height = r.height;
         uint256 firstSn = r.firstSn;
-        if (service != address(0) && gasleft() > DISPATCH_RESERVE) {
+        if (service != address(0)) {
+            if (gasleft() <= 2 * DISPATCH_RESERVE) revert DispatchOutOfGas();
             // Leave the reserve so a failing service still lets us record the batch below.
-            try IBitcoinService(service).handleBTPMessages{gas: gasleft() - DISPATCH_RESERVE}(msg.sender, height, firstSn, payloads) {
+            uint256 forwarded = gasleft() - DISPATCH_RESERVE;
+            uint256 before = gasleft();
+            try IBitcoinService(service).handleBTPMessages{gas: forwarded}(msg.sender, height, firstSn, payloads) {
                 return;
-            } catch {}
+            } catch {
+                // A service that burnt (almost) all the gas it got was short of gas, not broken:
+                // revert so the relayer (or eth_estimateGas) supplies more, instead of parking a
+                // healthy batch as failed (EIP-150 leaves us ≥ 1/64 to get here).
+                if (before - gasleft() >= (forwarded * 63) / 64) revert DispatchOutOfGas();
+            }
         }
         bytes32 h = keccak256(abi.encode(r.svc, height, firstSn, payloads));
         failedBatches[h] = true;
