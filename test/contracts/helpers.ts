@@ -83,7 +83,7 @@ function findRevertData(e: unknown): string | undefined {
     seen.add(x);
     const d = (x as { data?: unknown }).data;
     if (typeof d === 'string' && d.startsWith('0x') && d.length >= 10) return d;
-    for (const k of ['error', 'info', 'cause', 'revert']) {
+    for (const k of ['error', 'info', 'cause', 'revert', 'data']) {
       const r = walk((x as Record<string, unknown>)[k]);
       if (r) return r;
     }
