@@ -153,7 +153,6 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     error AmountAboveMaximum(uint256 amount, uint256 maximum);
     error DailyCapExceeded(uint256 used, uint256 amount, uint256 cap);
     error RateLimited(uint256 transfers, uint256 cap);
-    error MaxSupplyExceeded(uint256 supply, uint256 maxSupply);
     error AmountNotAboveFee(uint256 amount, uint256 fee);
     error FederationRecipient();
     error InvalidFeeConfig();

@@ -23,7 +23,6 @@ contract BTCT {
     error InsufficientBalance(address account, uint256 balance, uint256 needed);
     error InsufficientAllowance(address spender, uint256 allowance, uint256 needed);
     error InvalidRecipient(address to);
-    error LengthMismatch();
 
     constructor(address service_) {
         service = service_;
