@@ -198,7 +198,7 @@ function monitor(path: string): { ws: WebSocket; next: () => Promise<Record<stri
     new Promise((resolve, reject) => {
       const m = queue.shift();
       if (m) return resolve(m);
-      const t = setTimeout(() => reject(new Error('no message within 5 s')), 5_000);
+      const t = setTimeout(() => reject(new Error('no message within 15 s')), 15_000);
       waiters.push((x) => {
         clearTimeout(t);
         resolve(x);
