@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-
-/** Published vectors (read-only, shared by every engineer). */
-const VECTOR_DIR = '/work/shared/vectors';
+import { loadSharedVector } from '../../helpers/vectors.js';
 
 export interface ScenarioVector {
   srcNetworkUID: string;
@@ -29,11 +26,11 @@ export interface PrimitivesVector {
 }
 
 export function loadScenario(): ScenarioVector {
-  return JSON.parse(readFileSync(`${VECTOR_DIR}/btp2-eth-bmv-scenario.json`, 'utf8')) as ScenarioVector;
+  return loadSharedVector<ScenarioVector>('btp2-eth-bmv-scenario.json');
 }
 
 export function loadPrimitives(): PrimitivesVector {
-  return JSON.parse(readFileSync(`${VECTOR_DIR}/btp2-primitives.json`, 'utf8')) as PrimitivesVector;
+  return loadSharedVector<PrimitivesVector>('btp2-primitives.json');
 }
 
 /** "0x80" / "-0x80" / "12" -> bigint */
