@@ -34,9 +34,9 @@ contract BtpMessageCenter is Roles {
 
     event VerifierSet(string network, address verifier);
     event ServiceSet(string svc, address service);
-    event RelayHandled(string network, address indexed relayer, uint256 firstSn, uint256 count);
+    event RelayHandled(bytes32 indexed networkHash, address indexed relayer, uint256 firstSn, uint256 count);
     event MessageDropped(uint256 indexed sn, uint8 reason);
-    event BatchDispatchFailed(bytes32 indexed batchHash, string svc, uint256 btpHeight, uint256 firstSn, bytes[] payloads);
+    event BatchDispatchFailed(bytes32 indexed batchHash, bytes32 svcHash, uint256 btpHeight, uint256 firstSn, bytes[] payloads);
     event BatchRetried(bytes32 indexed batchHash);
 
     error UnknownNetwork();
@@ -107,7 +107,7 @@ contract BtpMessageCenter is Roles {
             r.payloads[r.len++] = payload;
         }
         if (r.len != 0) _dispatch(r);
-        emit RelayHandled(v.getSrcNetworkId(), msg.sender, sn, n);
+        emit RelayHandled(net, msg.sender, sn, n);
     }
 
     struct Run {
@@ -179,7 +179,7 @@ contract BtpMessageCenter is Roles {
         }
         bytes32 h = keccak256(abi.encode(r.svc, height, firstSn, payloads));
         failedBatches[h] = true;
-        emit BatchDispatchFailed(h, "", height, firstSn, payloads);
+        emit BatchDispatchFailed(h, r.svc, height, firstSn, payloads);
     }
 
     /// @notice Re-dispatches a batch whose delivery failed (for instance a service registered late).
