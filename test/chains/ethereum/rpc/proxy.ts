@@ -12,17 +12,20 @@ export interface RpcProxy {
   mode: ProxyMode;
   /** Requests forwarded to the node. */
   forwarded: number;
+  /** JSON-RPC methods answered by a connection reset even in `pass` mode. */
+  failMethods: Set<string>;
   close(): Promise<void>;
 }
 
 export async function startRpcProxy(target: string): Promise<RpcProxy> {
   const sockets = new Set<Socket>();
-  const proxy: RpcProxy = { url: '', mode: 'pass', forwarded: 0, close: async () => undefined };
+  const proxy: RpcProxy = { url: '', mode: 'pass', forwarded: 0, failMethods: new Set(), close: async () => undefined };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (proxy.mode === 'reset') { req.socket.destroy(); return; }
+      const method = ((): string => { try { return String((JSON.parse(Buffer.concat(chunks).toString()) as { method?: unknown }).method); } catch { return ''; } })();
+      if (proxy.mode === 'reset' || proxy.failMethods.has(method)) { req.socket.destroy(); return; }
       if (proxy.mode === 'hang') return; // the client's timeout ends it
       if (proxy.mode === 'http503') { res.writeHead(503).end('unavailable'); return; }
       proxy.forwarded++;
