@@ -43,12 +43,26 @@ export function toExport(c: SignLogContents): SignLogExport {
   return {
     format: SIGNLOG_FORMAT,
     version: SIGNLOG_FORMAT_VERSION,
-    btp: [...c.btp].sort((a, b) => a.height - b.height).map((e) => ({ ...e })),
+    // Explicit field order: equal logs export to equal bytes.
+    btp: [...c.btp]
+      .sort((a, b) => a.height - b.height)
+      .map((e) => ({ height: e.height, decisionHash: e.decisionHash, ...(e.btcBlockHash !== undefined ? { btcBlockHash: e.btcBlockHash } : {}), signedAt: e.signedAt })),
     batches: [...c.batches]
       .sort((a, b) => (a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : a.txid < b.txid ? -1 : a.txid > b.txid ? 1 : 0))
       .map((v) => ({ batchId: v.batchId.toString(), txid: v.txid, outpoints: [...v.outpoints], sighashes: [...v.sighashes] })),
-    payouts: [...c.payouts].sort((a, b) => (a.sighash < b.sighash ? -1 : a.sighash > b.sighash ? 1 : 0)).map((p) => ({ ...p, batchId: p.batchId.toString() })),
-    halt: c.halt === undefined ? null : { ...c.halt },
+    payouts: [...c.payouts]
+      .sort((a, b) => (a.sighash < b.sighash ? -1 : a.sighash > b.sighash ? 1 : 0))
+      .map((p) => ({ sighash: p.sighash, batchId: p.batchId.toString(), txid: p.txid, inputIndex: p.inputIndex, signedAt: p.signedAt })),
+    halt:
+      c.halt === undefined
+        ? null
+        : {
+            reason: c.halt.reason,
+            height: c.halt.height,
+            ...(c.halt.signedHeight !== undefined ? { signedHeight: c.halt.signedHeight } : {}),
+            ...(c.halt.detail !== undefined ? { detail: c.halt.detail } : {}),
+            at: c.halt.at,
+          },
   };
 }
 
