@@ -46,7 +46,7 @@ describe('Bitcoin equivocation evidence', () => {
     expect(findUnapprovedSpendEvidence(tx, ledger, () => e0.script, (h) => sighashes.includes(toHex(h)), nobleBackend)).toEqual([]);
     // Tampering with the preimage or naming another key breaks it.
     const bad = Uint8Array.from(ev[0]!.preimage);
-    bad[bad.length - 20] ^= 1;
+    bad[bad.length - 20] = bad[bad.length - 20]! ^ 1;
     expect(verifyBitcoinEquivocation({ ...ev[0]!, preimage: bad }, ctx([]), nobleBackend)).toBe(false);
     expect(verifyBitcoinEquivocation({ ...ev[0]!, validatorKey: vals[1]!.key.publicKey }, ctx([]), nobleBackend)).toBe(false);
     // An outpoint that is not the federation's is not evidence.
