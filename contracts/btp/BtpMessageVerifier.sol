@@ -204,15 +204,17 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         State st;
         bytes32 nsHash;
         bytes32 root;
-        bool skipping; // after a stale block update, its message proofs are duplicates too
+        bool skipping; // after a block update older than the current block, its message proofs are duplicates
         uint256 out;
     }
 
     function _blockUpdate(Ctx memory c, IconRlp.Item memory body) internal {
         (BtpBlockLib.Header memory h, IconRlp.Item[] memory sigs) = BtpBlockLib.decodeBlockUpdate(body);
         if (h.mainHeight <= c.st.height) {
-            // Duplicate or racing relay: a cheap no-op rather than a revert (issue 4).
-            c.skipping = true;
+            // Duplicate or racing relay: a cheap no-op rather than a revert (issue 4). Message
+            // proofs for the current block still deliver whatever part is new; those of an
+            // older block are skipped.
+            c.skipping = h.mainHeight < c.st.height;
             emit StaleBlockUpdateSkipped(h.mainHeight);
             return;
         }

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Contract, Wallet, getBytes, hexlify, toUtf8String } from 'ethers';
 import { deployContract } from '../../src/chains/ethereum/artifacts.js';
 import { waitReceipt } from '../../src/chains/ethereum/provider.js';
-import { signDecision } from '../../src/chains/btp/index.js';
+import { buildMessageProof, encodeRelayMessage, signDecision } from '../../src/chains/btp/index.js';
 import { Federation, relayOf, SRC_BMC, SRC_UID, NETWORK_TYPE_ID, expectRevert, mine, revertTo, snapshot, startEnv, stopEnv, testKeys, type Env } from './helpers.js';
 
 const ZERO = '0x0000000000000000000000000000000000000000';
@@ -109,6 +109,19 @@ describe('BtpMessageVerifier (eth type) on a real EVM', () => {
       const dup = await waitReceipt(env.provider, await bmv.getFunction('handleRelayMessage')('b', SRC_BMC, 5, b.relay));
       expect(dup.status).toBe(1);
       expect(dup.gasUsed * 2n).toBeLessThan(first.gasUsed);
+    });
+
+    it('a racing relay of the current block still delivers the part of its messages that is new', async () => {
+      const msgs = Array.from({ length: 4 }, (_, i) => new Uint8Array([0x10 + i]));
+      const b = fed.block(101, msgs);
+      const ms = b.built.messages;
+      const bu = { type: 1 as const, blockUpdate: { header: b.built.header, proof: { signatures: b.proofSigs } } };
+      const firstHalf = hexlify(encodeRelayMessage({ items: [bu, { type: 2, messageProof: buildMessageProof(ms, 0, 2) }] }));
+      expect(await relay(bmv, SRC_BMC, 0, firstHalf)).toHaveLength(2);
+      // another relayer sends the whole block: the header is stale, only messages 3 and 4 are new
+      const out = await relay(bmv, SRC_BMC, 2, b.relay);
+      expect(out).toEqual(ms.slice(2).map((m) => hexlify(m)));
+      expect(await bmv.getFunction('getRemainMessageCount')()).toBe(0n);
     });
 
     it('rejects a broken header chain, SN gaps, bad message proofs and unknown callers', async () => {
