@@ -21,7 +21,7 @@ import type { NodeDb } from '../../../node/db/database.js';
 import type { Logger } from '../../../node/logger.js';
 import type { MetricsFactory } from '../../../node/metrics.js';
 import type { EthRpc } from '../rpc/client.js';
-import { classifySendRejection, isTransportError, revertDataOf } from '../rpc/errors.js';
+import { classifySendRejection, isTransportError, revertDataOf, type SendRejection } from '../rpc/errors.js';
 import type { BlockHeader, RpcReceipt } from '../rpc/types.js';
 import { bumpedFees, initialFees, validateFeePolicy, type FeePolicy, type Fees } from './fees.js';
 import { revertError, toInterface } from './revert.js';
@@ -205,22 +205,24 @@ export function createTxSender(args: CreateTxSenderArgs): TxSender {
     return head;
   }
 
-  async function broadcast(r: SubmissionRecord, a: Attempt): Promise<void> {
+  /** Sends one signed version; never throws for a refusal (the next poll settles it), returns what happened. */
+  async function broadcast(r: SubmissionRecord, a: Attempt): Promise<'ok' | 'unavailable' | SendRejection> {
     try {
       await rpc.sendRawTransaction(a.raw);
       mBroadcasts?.inc({ result: 'ok' });
       log.debug({ key: r.key, nonce: r.nonce, hash: a.hash }, 'transaction broadcast');
+      return 'ok';
     } catch (err) {
       if (isBridgeError(err, 'ETH_RPC_UNAVAILABLE') || isTransportError(err)) {
         mBroadcasts?.inc({ result: 'unavailable' });
         log.warn({ key: r.key, hash: a.hash }, 'broadcast failed: no RPC endpoint; will retry');
-        return;
+        return 'unavailable';
       }
       const kind = classifySendRejection(err);
       mBroadcasts?.inc({ result: kind.replaceAll('-', '_') });
-      if (kind === 'already-known') return;
       // Everything else is settled by the next poll: receipts, nonce ownership, bumps.
-      log.warn({ key: r.key, nonce: r.nonce, hash: a.hash, kind, err: (err as Error).message?.slice(0, 300) }, 'node refused the transaction');
+      if (kind !== 'already-known') log.warn({ key: r.key, nonce: r.nonce, hash: a.hash, kind, err: (err as Error).message?.slice(0, 300) }, 'node refused the transaction');
+      return kind;
     }
   }
 
@@ -382,8 +384,14 @@ export function createTxSender(args: CreateTxSenderArgs): TxSender {
       return;
     }
     consumedSeen.delete(r.key);
+    // A version the node does not know (never reached it, dropped, another endpoint) is sent
+    // again; fees are bumped only for one that is really waiting, or that a pricier
+    // transaction with the same nonce keeps out.
+    if (!(await rpc.hasTransaction(last.hash))) {
+      const result = await broadcast(r, last);
+      if (result !== 'underpriced') return;
+    }
     if (head.number - last.sentAtBlock >= o.stuckBlocks) await bump(r, head);
-    else if (!(await rpc.hasTransaction(last.hash))) await broadcast(r, last);
   }
 
   /** Nonces below `next` that no pending submission holds would block every later one: fill them. */
