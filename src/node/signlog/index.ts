@@ -1,1 +1,2 @@
 export * from './signlog.js';
+export * from './sign.js';
