@@ -33,8 +33,12 @@ export function jsonRpcErrorOf(err: unknown): JsonRpcErrorReply | undefined {
 }
 
 /** True when the endpoint itself failed (not a JSON-RPC error reply). */
+/** JSON-RPC replies that say "this endpoint, not your request" (provider rate limits): fail over. */
+const ENDPOINT_LIMIT_CODES = new Set([-32005, 429]);
+
 export function isTransportError(err: unknown): boolean {
-  if (jsonRpcErrorOf(err) !== undefined) return false;
+  const reply = jsonRpcErrorOf(err);
+  if (reply !== undefined) return ENDPOINT_LIMIT_CODES.has(reply.code);
   const e = asRecord(err);
   const code = e?.code;
   // ethers' own codes for protocol/HTTP failures, then Node socket errors.

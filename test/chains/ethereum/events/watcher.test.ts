@@ -147,4 +147,27 @@ describe('ethereum event watcher (real EVM node)', () => {
     await w.stop();
     await db.close();
   });
+
+  it('halts (health false) on a reorg deeper than its anchors, and delivers nothing from the new branch', async () => {
+    const db = await openDatabase(newDir(), { log });
+    const c = consumer(db);
+    const snapshot = await provider.send('evm_snapshot', []);
+    const startBlock = (await provider.getBlockNumber()) + 1;
+    for (let i = 0; i < 5; i++) await ping(1, 4_000 + i);
+    // Window 1: only the cursor block and the one below it are kept as anchors.
+    const w = makeWatcher(db, c.onBatch, { startBlock, confirmations: 1, reorgWindow: 1, maxBlockRange: 1 });
+    await drain(w);
+    expect(pings(c.delivered)).toEqual([4_000, 4_001, 4_002, 4_003, 4_004]);
+    expect((await w.cursor()).anchors.length).toBeLessThanOrEqual(2);
+
+    expect(await provider.send('evm_revert', [snapshot])).toBe(true);
+    for (let i = 0; i < 6; i++) await ping(2, 5_000 + i);
+    await drain(w);
+    expect(w.health().ok).toBe(false);
+    expect((await w.cursor()).halted?.reason).toMatch(/reorg below the oldest anchor/);
+    expect(c.reorgs).toHaveLength(0);
+    expect(pings(c.delivered)).toEqual([4_000, 4_001, 4_002, 4_003, 4_004]);
+    await w.stop();
+    await db.close();
+  });
 });
