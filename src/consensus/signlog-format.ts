@@ -35,7 +35,7 @@ const schema = z.object({
     .object({ reason: z.enum(['reorg', 'operator']), height: nat, signedHeight: nat.optional(), detail: z.string().optional(), at: nat })
     .strict()
     .nullable(),
-});
+}).strict();
 
 export type SignLogExport = z.infer<typeof schema>;
 
