@@ -48,6 +48,8 @@ export interface TxSenderOptions extends FeePolicy {
   consumedNonceChecks: number;
   /** Gap fillers (self-transfers) sent per poll at most. */
   maxGapFillsPerPoll: number;
+  /** Bound on one `alreadyDone()` check (it runs while submissions are serialised). */
+  alreadyDoneTimeoutMs: number;
   /** ABI whose custom errors decode reverts (e.g. the target contract's). */
   errorAbi?: Interface | InterfaceAbi;
 }
@@ -60,6 +62,7 @@ export const DEFAULT_TX_SENDER_OPTIONS: TxSenderOptions = {
   gasLimitCap: 1n << 24n,
   consumedNonceChecks: 2,
   maxGapFillsPerPoll: 16,
+  alreadyDoneTimeoutMs: 30_000,
   baseFeeMultiplier: 2n,
   defaultPriorityFeePerGas: 1_000_000_000n,
   maxFeePerGasCap: 1_000_000_000_000n,
@@ -242,6 +245,18 @@ export function createTxSender(args: CreateTxSenderArgs): TxSender {
     return padded > o.gasLimitCap ? o.gasLimitCap : padded;
   }
 
+  async function isDone(key: string, check: () => Promise<boolean>): Promise<boolean> {
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      t = setTimeout(() => rej(new BridgeError({ code: 'ETH_TX_ALREADY_DONE_TIMEOUT', key, timeoutMs: o.alreadyDoneTimeoutMs })), o.alreadyDoneTimeoutMs);
+    });
+    try {
+      return await Promise.race([check(), timeout]);
+    } finally {
+      clearTimeout(t);
+    }
+  }
+
   async function skip(key: string, base: Omit<SubmissionRecord, 'state' | 'updatedAt'> & Partial<SubmissionRecord>, reason: string, extra: BatchOp[] = []): Promise<SubmissionRecord> {
     const rec: SubmissionRecord = { ...base, state: 'skipped', skipReason: reason, updatedAt: now() };
     await store.commit([store.putRecord(rec), ...extra]);
@@ -268,7 +283,7 @@ export function createTxSender(args: CreateTxSenderArgs): TxSender {
     const to = getAddress(req.to);
     const base = { key: req.key, to, data, value: value.toString(), gasLimit: '0', nonce: undefined, attempts: [], replacedNonces: [], createdAt: now() };
 
-    if (req.alreadyDone !== undefined && (await req.alreadyDone())) {
+    if (req.alreadyDone !== undefined && (await isDone(req.key, req.alreadyDone))) {
       mSubmissions?.inc({ outcome: 'skipped' });
       log.info({ key: req.key }, 'work already done: not sending');
       await skip(req.key, base, 'alreadyDone() before sending');
@@ -331,7 +346,7 @@ export function createTxSender(args: CreateTxSenderArgs): TxSender {
   async function reassign(r: SubmissionRecord, head: BlockHeader): Promise<void> {
     const old = r.nonce!;
     const check = checks.get(r.key);
-    if (check !== undefined && (await check())) {
+    if (check !== undefined && (await isDone(r.key, check))) {
       await skip(r.key, r, `nonce ${old} taken by another transaction; alreadyDone() then true`);
       return;
     }

@@ -43,9 +43,9 @@ describe('transaction sender (real EVM node)', () => {
     cleanups.push(() => rpc.stop());
     return rpc;
   };
-  const makeSender = async (db: NodeDb, account: number, opts: Partial<TxSenderOptions> = {}, rpc = makeRpc()): Promise<TxSender> => {
+  const makeSender = async (db: NodeDb, account: number, opts: Partial<TxSenderOptions> = {}, rpc = makeRpc(), metrics = createMetrics({ defaultMetrics: false })): Promise<TxSender> => {
     const abi = (await compileRelay()).abi;
-    const s = createTxSender({ rpc, db, signer: new Wallet(chain.accounts[account]!), log, metrics: createMetrics({ defaultMetrics: false }), options: { pollIntervalMs: 50, errorAbi: abi, ...opts } });
+    const s = createTxSender({ rpc, db, signer: new Wallet(chain.accounts[account]!), log, metrics, options: { pollIntervalMs: 50, errorAbi: abi, ...opts } });
     cleanups.push(() => s.stop());
     return s;
   };
@@ -60,7 +60,8 @@ describe('transaction sender (real EVM node)', () => {
   it('sends once per idempotency key, however often and concurrently the key is submitted', async () => {
     const db = await openDb(newDir());
     cleanups.push(() => db.close());
-    const s = await makeSender(db, 0);
+    const metrics = createMetrics({ defaultMetrics: false });
+    const s = await makeSender(db, 0, {}, makeRpc(), metrics);
     await s.start();
     const start = await nonceOf(0);
     const to = recipient();
@@ -73,6 +74,7 @@ describe('transaction sender (real EVM node)', () => {
     expect(await provider.getBalance(to)).toBe(1234n);
     expect(await nonceOf(0)).toBe(start + 1);
     expect(s.pending()).toHaveLength(0);
+    expect(await metrics.registry.metrics()).toMatch(/fednode_eth_tx_submissions_total\{outcome="deduplicated"\} 2/);
   });
 
   it('checks alreadyDone before sending, skips without spending a nonce, and decodes custom-error reverts', async () => {
@@ -209,6 +211,25 @@ describe('transaction sender (real EVM node)', () => {
     expect(rec.replacedNonces).toEqual([taken]);
     expect(rec.nonce).toBe(taken + 1);
     expect(await provider.getBalance(to)).toBe(4321n);
+  });
+
+  it('fills a nonce gap no submission owns, so later transactions are not blocked', async () => {
+    const dir = newDir();
+    const account = 7;
+    const address = new Wallet(chain.accounts[account]!).address;
+    const chainNonce = await nonceOf(account);
+    // A database whose next nonce is two ahead of everything it records (e.g. restored from an older backup).
+    const db = await openDb(dir);
+    cleanups.push(() => db.close());
+    await db.sublevel<string, unknown>(`eth-sender:${address.toLowerCase()}`, { valueEncoding: 'json' }).put('next', chainNonce + 2);
+    const s = await makeSender(db, account);
+    await s.start();
+    const to = recipient();
+    const h = await s.submit({ key: 'after-gap', to, value: 99n, gasLimit: 21_000n });
+    expect((await h.wait({ timeoutMs: 30_000 })).nonce).toBe(chainNonce + 2);
+    expect(await provider.getBalance(to)).toBe(99n);
+    expect(await nonceOf(account)).toBe(chainNonce + 3);
+    for (const n of [chainNonce, chainNonce + 1]) expect(s.get(`nonce-filler:${n}`)?.state).toBe('confirmed');
   });
 
   it('refuses a gas limit above 2^24', async () => {
