@@ -10,3 +10,4 @@ export * from './sign.js';
 export * from './builder.js';
 export * from './verifier.js';
 export * from './json.js';
+export * from './network-uid.js';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
+import { bitcoinSrcNetworkUid } from '../../chains/btp/network-uid.js';
 import { BridgeError } from '../../errors.js';
 import { CONFIG_LEAVES, LEAF_BY_ENV, LEAF_BY_PATH, coerceLeafValue } from './leaves.js';
 import { configSchema, type FednodeConfig } from './schema.js';
@@ -31,8 +32,11 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
+/** The effective config: every default filled in, including derived ones. */
+export type EffectiveConfig = FednodeConfig & { btp: { srcNetworkUid: string } };
+
 export interface LoadedConfig {
-  config: FednodeConfig;
+  config: EffectiveConfig;
   /** Absolute data directory. */
   dataDir: string;
   file: string | undefined;
@@ -218,7 +222,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     }
   }
   if (problems.length > 0) throw new ConfigInvalidError(problems);
-  const config = parsed.data!;
+  const parsedConfig = parsed.data!;
+  const config = {
+    ...parsedConfig,
+    btp: { ...parsedConfig.btp, srcNetworkUid: parsedConfig.btp.srcNetworkUid ?? bitcoinSrcNetworkUid(parsedConfig.bitcoin.network) },
+  };
   const base = file !== undefined ? dirname(file) : (opts.cwd ?? process.cwd());
   const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(base, config.dataDir);
   return { config: { ...config, dataDir }, dataDir, file, warnings };

@@ -112,8 +112,12 @@ export const configSchema = z
       .prefault({}),
     btp: z
       .object({
-        /** Source network UID of the federation, `0x<id>.btc` (BTP 2.0 network address form). */
-        srcNetworkUid: z.string().regex(/^0x[0-9a-f]+\.[a-z0-9]+$/, { message: 'expected a network UID like "0x1.btc"' }).default('0x3.btc'),
+        /**
+         * Source network UID of the federation, `0x<id>.btc` (docs/BTP.md).
+         * Defaults to the id pinned for `bitcoin.network`; set it only for a
+         * federation that deliberately uses another id.
+         */
+        srcNetworkUid: z.string().regex(/^0x[0-9a-f]+\.[a-z0-9]+$/, { message: 'expected a network UID like "0x1.btc"' }).optional(),
         networkTypeId: z.number().int().min(0).default(2),
         networkId: z.number().int().min(0).default(1),
       })

@@ -150,3 +150,11 @@ describe('config loading', () => {
     expect(config.bitcoin.rpcPassword).toBe('hunter2'); // the original is untouched
   });
 });
+
+describe('derived defaults', () => {
+  it('derives the BTP SrcNetworkUID from the Bitcoin network unless set', () => {
+    expect(loadConfig({ env: {} }).config.btp.srcNetworkUid).toBe('0x10.btc');
+    expect(loadConfig({ env: { FEDNODE_BITCOIN_NETWORK: 'signet' } }).config.btp.srcNetworkUid).toBe('0x3.btc');
+    expect(loadConfig({ env: { FEDNODE_BITCOIN_NETWORK: 'mainnet', FEDNODE_BTP_SRC_NETWORK_UID: '0x99.btc' } }).config.btp.srcNetworkUid).toBe('0x99.btc');
+  });
+});
