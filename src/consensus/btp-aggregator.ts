@@ -26,6 +26,13 @@ export interface BtpAggregatorOptions {
   readonly metrics?: ConsensusMetrics;
   /** Attestations buffered for heights not opened yet (bounded; extra ones are dropped and counted). */
   readonly maxBuffered?: number;
+  /**
+   * Signatures over decisions other than ours verified per height, as a
+   * multiple of the set size: honest validators send none, so a peer spraying
+   * signatures over made-up hashes cannot grow memory or CPU without bound
+   * (default 8; enough to catch equivocation).
+   */
+  readonly maxVerifiedPerValidator?: number;
 }
 
 export interface Attestation {
@@ -75,6 +82,7 @@ interface HeightState {
   /** signature cache: `${decision}|${sig}` -> signer hex or null (verify once) */
   readonly verified: Map<string, string | null>;
   readonly clock: CollectionClock;
+  otherVerified: number;
   quorumReported: boolean;
   finalReported: boolean;
   conflictReported: boolean;
@@ -91,7 +99,7 @@ export class BtpAggregator {
   dropped = 0;
 
   constructor(opts: BtpAggregatorOptions) {
-    this.#o = { threshold: majorityThreshold, timing: DEFAULT_COLLECTION_TIMING, backend: defaultBackend(), maxBuffered: 4096, ...opts };
+    this.#o = { threshold: majorityThreshold, timing: DEFAULT_COLLECTION_TIMING, backend: defaultBackend(), maxBuffered: 4096, maxVerifiedPerValidator: 8, ...opts };
   }
 
   /** Start collecting for our derived block at `height`; buffered attestations are processed now. */
@@ -106,6 +114,7 @@ export class BtpAggregator {
       byDecision: new Map(),
       verified: new Map(),
       clock: new CollectionClock(h.startedAt ?? now, this.#o.timing),
+      otherVerified: 0,
       quorumReported: false,
       finalReported: false,
       conflictReported: false,
@@ -135,6 +144,15 @@ export class BtpAggregator {
     const dh = toHex(a.decisionHash);
     const cacheKey = `${dh}|${toHex(a.signature)}`;
     if (st.verified.has(cacheKey)) return 'duplicate';
+    if (dh !== st.ours) {
+      // Signatures over our decision are always checked (the p2p layer scores peers that send bad
+      // ones); those over other decisions are capped per height.
+      if (st.otherVerified >= this.#o.maxVerifiedPerValidator * st.validators.length) {
+        this.dropped++;
+        return 'dropped';
+      }
+      st.otherVerified++;
+    }
     if (a.networkTypeSectionHash !== undefined) {
       const decision = { srcNetworkUid: this.#o.srcNetworkUid, dstNetworkTypeId: this.#o.networkTypeId, height: a.height, round: 0, networkTypeSectionHash: a.networkTypeSectionHash };
       if (!equalBytes(hashDecision(decision), a.decisionHash)) return 'invalid';

@@ -92,6 +92,18 @@ describe('BTP signature aggregation', () => {
     expect(agg.quorumAt(H)).toBeUndefined();
   });
 
+  it('bounds the signatures it verifies per height, so made-up decisions cannot exhaust it', () => {
+    const agg = new BtpAggregator({ srcNetworkUid: CONFIG.srcNetworkUid, networkTypeId: CONFIG.networkTypeId, timing, backend: nobleBackend, maxVerifiedPerValidator: 2 });
+    agg.open(H, openArgs(), 0);
+    const spam = Array.from({ length: 10 }, (_, i) => agg.add(att(1, keccak256(Uint8Array.of(100 + i))), 1));
+    // cap 2 x 4 validators: the first 8 are verified (the second already proves equivocation), 2 dropped
+    expect(spam.slice(0, 2)).toEqual(['other-decision', 'equivocation']);
+    expect(spam.slice(8)).toEqual(['dropped', 'dropped']);
+    expect(agg.dropped).toBe(2);
+    // signatures over our decision are still counted
+    expect(agg.add(att(0), 2)).toBe('counted');
+  });
+
   it('buffers attestations that arrive before the height is derived', () => {
     const agg = aggregator();
     expect(agg.add(att(0), 1)).toBe('buffered');
