@@ -240,4 +240,32 @@ describe('transaction sender (real EVM node)', () => {
     expect(isBridgeError(err, 'ETH_TX_GAS_LIMIT')).toBe(true);
     expect(s.get('big')).toBeUndefined();
   });
+  it('a transaction removed by a reorg before it is final is sent again and confirmed once', async () => {
+    const db = await openDb(newDir());
+    cleanups.push(() => db.close());
+    const metrics = createMetrics({ defaultMetrics: false });
+    const s = await makeSender(db, 8, { confirmations: 3 }, makeRpc(), metrics);
+    await s.start();
+    const to = recipient();
+    const snapshot = await provider.send('evm_snapshot', []);
+    const h = await s.submit({ key: 'reorged', to, value: 555n, gasLimit: 21_000n });
+    const firstHash = h.record().attempts[0]!.hash;
+    expect(await eventually(async () => (await provider.getTransactionReceipt(firstHash)) !== null)).toBe(true);
+    const minedIn = (await provider.getTransactionReceipt(firstHash))!.blockHash;
+    expect(s.get('reorged')!.state).toBe('pending'); // 1 of 3 confirmations
+    // The block carrying it disappears (and with it the node's copy of the transaction).
+    expect(await provider.send('evm_revert', [snapshot])).toBe(true);
+    await provider.send('evm_mine', []);
+    const final = await eventually(async () => {
+      await provider.send('evm_mine', []);
+      return s.get('reorged')!.state === 'confirmed';
+    }, 30_000, 100);
+    expect(final).toBe(true);
+    const rec = s.get('reorged')!;
+    expect(rec.receipt!.blockHash).not.toBe(minedIn);
+    expect((await provider.getBlock(rec.receipt!.blockNumber))!.hash).toBe(rec.receipt!.blockHash);
+    expect(await provider.getBalance(to)).toBe(555n);
+    // Sent twice: the node forgot it with the reverted block.
+    expect(await metrics.registry.metrics()).toMatch(/fednode_eth_tx_broadcasts_total\{result="ok"\} [2-9]/);
+  });
 });
