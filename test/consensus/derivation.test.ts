@@ -86,6 +86,17 @@ describe('BTP block derivation', () => {
     expect(d.state.ledger.get(outpointKey(spendChange.getId(), 0))).toMatchObject({ amountSats: 59_000n, kind: 'p2sh-p2wsh' });
   });
 
+  it('keeps a sweep to the next epoch\'s script in the ledger (never a deposit, even before activation)', () => {
+    const e1 = epochOf(1, vals2, T0 + 1e6);
+    const sweep = tx([{ hash: RESERVE_HASH, index: 0 }], [{ script: e1.script.p2wshOutput, value: 99_000n }, payoutTag(8n)]);
+    const stray = tx([{ hash: randomHash(), index: 0 }], [{ script: e1.script.p2wshOutput, value: 50_000n }, depositMeta(alice)]);
+    const d = deriveHeight(start(), blk(101, [sweep, stray]), snap([e1]), CONFIG, opts);
+    expect(d.records.map((r) => r.type)).toEqual(['payout-confirmed']);
+    expect(d.state.ledger.get(outpointKey(sweep.getId(), 0))).toMatchObject({ epoch: 1, amountSats: 99_000n });
+    // paying the not-yet-active epoch's address is not a deposit
+    expect(d.state.ledger.has(outpointKey(stray.getId(), 0))).toBe(false);
+  });
+
   it('carries NextProofContext on the last block before activation, then derives with the new set and honours the old address for the window', () => {
     const T1 = T0 + 1000;
     const e1 = epochOf(1, vals2, T1);

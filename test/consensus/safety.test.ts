@@ -55,3 +55,22 @@ describe('quorum and rotation', () => {
     );
   });
 });
+
+describe('median time past', () => {
+  it('is the median of the last 11 timestamps, in a window that refuses gaps', async () => {
+    const { medianTimePast, pushTimestamp, windowMedianTime } = await import('../../src/consensus/mtp.js');
+    expect(medianTimePast([5, 1, 3])).toBe(3);
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 2_000_000_000 }), { minLength: 1, maxLength: 40 }), (ts) => {
+        let w: ReturnType<typeof pushTimestamp> | undefined;
+        ts.forEach((t, i) => (w = pushTimestamp(w, 100 + i, t)));
+        const last = ts.slice(-11).sort((a, b) => a - b);
+        expect(windowMedianTime(w!)).toBe(last[Math.floor(last.length / 2)]);
+        // never below more than half of the window (the median property)
+        expect(last.filter((t) => t < windowMedianTime(w!)).length).toBeLessThanOrEqual(Math.floor(last.length / 2));
+      }),
+      { numRuns: 100 },
+    );
+    expect(code(() => pushTimestamp({ height: 5, timestamps: [1] }, 7, 2))).toBe('CONSENSUS_TIMESTAMP_WINDOW_GAP');
+  });
+});
