@@ -232,6 +232,24 @@ describe('transaction sender (real EVM node)', () => {
     for (const n of [chainNonce, chainNonce + 1]) expect(s.get(`nonce-filler:${n}`)?.state).toBe('confirmed');
   });
 
+  it('keeps sending through the next RPC URL when the preferred one dies mid-run', async () => {
+    const db = await openDb(newDir());
+    cleanups.push(() => db.close());
+    const proxy = await startRpcProxy(chain.rpcUrl);
+    cleanups.push(() => proxy.close());
+    const rpc = createEthRpc({ options: { urls: [proxy.url, chain.rpcUrl], chainId: CHAIN_ID, requestTimeoutMs: 500, retryMinMs: 100, retryMaxMs: 400 }, log });
+    cleanups.push(() => rpc.stop());
+    const s = await makeSender(db, 6, {}, rpc);
+    await s.start();
+    const payees = [recipient(), recipient(), recipient()];
+    expect((await (await s.submit({ key: 'fo:0', to: payees[0]!, value: 10n })).wait({ timeoutMs: 30_000 })).state).toBe('confirmed');
+    expect(proxy.forwarded).toBeGreaterThan(0);
+    proxy.mode = 'reset';
+    for (let i = 1; i < 3; i++) expect((await (await s.submit({ key: `fo:${i}`, to: payees[i]!, value: 10n + BigInt(i) })).wait({ timeoutMs: 30_000 })).state).toBe('confirmed');
+    for (let i = 0; i < 3; i++) expect(await provider.getBalance(payees[i]!)).toBe(10n + BigInt(i));
+    expect(rpc.endpoints()[0]!.state).toBe('down');
+  });
+
   it('refuses a gas limit above 2^24', async () => {
     const db = await openDb(newDir());
     cleanups.push(() => db.close());
