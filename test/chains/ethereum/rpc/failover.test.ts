@@ -8,7 +8,7 @@ import { createMetrics } from '../../../../src/node/metrics.js';
 import { deadUrl, eventually, startRpcProxy, type RpcProxy } from './proxy.js';
 
 const log = silentLogger();
-const FAST = { requestTimeoutMs: 400, requestDeadlineMs: 5_000, retryMinMs: 100, retryMaxMs: 400, probeIntervalMs: 100, wrongChainRecheckMs: 60_000 };
+const FAST = { requestTimeoutMs: 1_000, requestDeadlineMs: 10_000, retryMinMs: 100, retryMaxMs: 400, probeIntervalMs: 100, wrongChainRecheckMs: 60_000 };
 
 describe('ethereum RPC failover (real EVM node)', () => {
   let chain: DevChain;

@@ -38,8 +38,8 @@ describe('transaction sender (real EVM node)', () => {
 
   const newDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'fednode-sender-')); dirs.push(d); return d; };
   const openDb = async (dir: string): Promise<NodeDb> => openDatabase(dir, { log });
-  const makeRpc = (url = chain.rpcUrl, deadlineMs = 3_000): EthRpc => {
-    const rpc = createEthRpc({ options: { urls: [url], chainId: CHAIN_ID, requestTimeoutMs: 2_000, requestDeadlineMs: deadlineMs, retryMinMs: 50, retryMaxMs: 200 }, log });
+  const makeRpc = (url = chain.rpcUrl, deadlineMs = 20_000): EthRpc => {
+    const rpc = createEthRpc({ options: { urls: [url], chainId: CHAIN_ID, requestTimeoutMs: 10_000, requestDeadlineMs: deadlineMs, retryMinMs: 50, retryMaxMs: 200 }, log });
     cleanups.push(() => rpc.stop());
     return rpc;
   };
@@ -237,7 +237,7 @@ describe('transaction sender (real EVM node)', () => {
     cleanups.push(() => db.close());
     const proxy = await startRpcProxy(chain.rpcUrl);
     cleanups.push(() => proxy.close());
-    const rpc = createEthRpc({ options: { urls: [proxy.url, chain.rpcUrl], chainId: CHAIN_ID, requestTimeoutMs: 500, retryMinMs: 100, retryMaxMs: 400 }, log });
+    const rpc = createEthRpc({ options: { urls: [proxy.url, chain.rpcUrl], chainId: CHAIN_ID, requestTimeoutMs: 5_000, retryMinMs: 100, retryMaxMs: 400 }, log });
     cleanups.push(() => rpc.stop());
     const s = await makeSender(db, 6, {}, rpc);
     await s.start();
