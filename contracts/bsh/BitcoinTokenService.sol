@@ -26,6 +26,19 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     uint8 internal constant MSG_DEPOSIT_REFUND = 0x02;
     uint8 internal constant MSG_DEPOSIT_UNCLAIMED = 0x03;
     uint8 internal constant MSG_PAYOUT_CONFIRMED = 0x10;
+    /// @dev Top bit of a deposit record's type byte: the federation output paid is P2SH-P2WSH
+    ///      (clear: P2WSH). docs/PROTOCOL.md §3 "Output kind flag".
+    uint8 internal constant MSG_P2SH_P2WSH_FLAG = 0x80;
+
+    /// @notice Federation output kind in the ledger word (the P2SH-P2WSH scriptSig is part of the
+    ///         spending txid and the input weight differs, so the payout needs it).
+    uint8 public constant KIND_P2WSH = 0;
+    uint8 public constant KIND_P2SH_P2WSH = 1;
+
+    /// @notice MessageRejected reasons.
+    uint8 public constant REJECT_EMPTY = 0;
+    uint8 public constant REJECT_BAD_LENGTH = 1;
+    uint8 public constant REJECT_UNKNOWN_TYPE = 2;
 
     /// @notice UTXO status in the ledger word.
     uint8 public constant UTXO_MINTED = 1;
@@ -83,8 +96,15 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     bool public assetActive = true;
 
     /// @notice Ledger word per outpoint key keccak256(txid ‖ vout):
-    ///         amount u64 | epoch u32 << 64 | status u8 << 96 | btpHeight u64 << 104.
+    ///         amount u64 | epoch u32 << 64 | status u8 << 96 | btpHeight u64 << 104
+    ///         | kind u8 << 168 (KIND_P2WSH / KIND_P2SH_P2WSH).
     mapping(bytes32 outpoint => uint256) public utxos;
+    /// @notice keccak256(payload) of every proven message this service could not parse, by its
+    ///         sequence number: an unknown record type (e.g. from a newer format) or a bad length
+    ///         is kept on chain with {MessageRejected}, never dropped without trace.
+    mapping(uint256 sn => bytes32 payloadHash) public rejectedMessages;
+    /// @notice Number of entries in {rejectedMessages}.
+    uint256 public rejectedCount;
     /// @notice Refund output script of DEPOSIT_REFUND outpoints.
     mapping(bytes32 outpoint => bytes) public refundScripts;
 
@@ -129,6 +149,7 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     event DepositRefundRecorded(bytes32 indexed txid, uint256 vout, uint256 amount, uint256 epoch, bytes refundScript);
     event DepositUnclaimed(bytes32 indexed txid, uint256 vout, uint256 amount, uint256 epoch);
     event PayoutConfirmed(bytes32 indexed txid, uint256 indexed batchId, uint256 btcHeight);
+    /// @notice A proven message could not be parsed (reason REJECT_*); its hash is in {rejectedMessages}.
     event MessageRejected(uint256 indexed sn, uint8 reason);
     event PendingMinted(uint256 indexed pendingId, address indexed recipient, uint256 amount, uint256 fee);
     event TransferToForeign(
@@ -235,19 +256,28 @@ contract BitcoinTokenService is IBitcoinService, Roles {
 
     function _handleOne(Batch memory b, bytes calldata p, uint256 sn) private {
         if (p.length == 0) {
-            emit MessageRejected(sn, 0);
+            _reject(p, sn, REJECT_EMPTY);
             return;
         }
         uint8 typ = uint8(p[0]);
+        if (typ == MSG_PAYOUT_CONFIRMED) {
+            if (p.length != 45) _reject(p, sn, REJECT_BAD_LENGTH);
+            // Settlement of batches belongs to the payout coordinator (issue 6).
+            else emit PayoutConfirmed(bytes32(p[1:33]), uint64(bytes8(p[33:41])), uint32(bytes4(p[41:45])));
+            return;
+        }
+        // Deposit records carry the federation output kind in the top bit (PROTOCOL.md §3).
+        uint256 kind = typ >> 7;
+        typ &= ~MSG_P2SH_P2WSH_FLAG;
         if (typ == MSG_DEPOSIT_MINT) {
-            if (p.length != 69) emit MessageRejected(sn, 1);
-            else _depositMint(b, p);
+            if (p.length != 69) _reject(p, sn, REJECT_BAD_LENGTH);
+            else _depositMint(b, p, kind);
         } else if (typ == MSG_DEPOSIT_REFUND) {
-            if (p.length < 51 || p.length != 50 + uint8(p[49]) || uint8(p[49]) > 42) emit MessageRejected(sn, 1);
-            else _depositRefund(b, p);
+            if (p.length < 51 || p.length != 50 + uint8(p[49]) || uint8(p[49]) > 42) _reject(p, sn, REJECT_BAD_LENGTH);
+            else _depositRefund(b, p, kind);
         } else if (typ == MSG_DEPOSIT_UNCLAIMED) {
             if (p.length != 49) {
-                emit MessageRejected(sn, 1);
+                _reject(p, sn, REJECT_BAD_LENGTH);
                 return;
             }
             (bytes32 txid, uint256 vout, uint256 amount, uint256 epoch) = _outpoint(p);
@@ -256,19 +286,25 @@ contract BitcoinTokenService is IBitcoinService, Roles {
                 emit DepositDuplicate(txid, vout);
                 return;
             }
-            utxos[key] = _ledgerWord(amount, epoch, UTXO_UNCLAIMED, b.btpHeight);
+            utxos[key] = _ledgerWord(amount, epoch, UTXO_UNCLAIMED, b.btpHeight, kind);
             emit DepositUnclaimed(txid, vout, amount, epoch);
-        } else if (typ == MSG_PAYOUT_CONFIRMED) {
-            if (p.length != 45) emit MessageRejected(sn, 1);
-            // Settlement of batches belongs to the payout coordinator (issue 6).
-            else emit PayoutConfirmed(bytes32(p[1:33]), uint64(bytes8(p[33:41])), uint32(bytes4(p[41:45])));
         } else {
-            emit MessageRejected(sn, 2);
+            // Includes 0x90 and any type a newer format may add: the message was proven, so it
+            // may carry value; keep its hash on chain for an upgrade to settle.
+            _reject(p, sn, REJECT_UNKNOWN_TYPE);
         }
     }
 
-    /// @dev DEPOSIT_MINT: type 0x01 · txid 32 · vout u32 · amount u64 · epoch u32 · recipient 20.
-    function _depositMint(Batch memory b, bytes calldata p) private {
+    /// @dev A proven message is never dropped silently: its hash stays on chain by sn.
+    function _reject(bytes calldata p, uint256 sn, uint8 reason) private {
+        rejectedMessages[sn] = keccak256(p);
+        ++rejectedCount;
+        emit MessageRejected(sn, reason);
+    }
+
+    /// @dev DEPOSIT_MINT: type 0x01 (0x81: P2SH-P2WSH) · txid 32 · vout u32 · amount u64 · epoch u32
+    ///      · recipient 20.
+    function _depositMint(Batch memory b, bytes calldata p, uint256 kind) private {
         // This runs once per deposit: fields are read straight from calldata and the ledger slot
         // is computed once (it is both the mint-once guard and the UTXO record).
         bytes32 txid;
@@ -293,11 +329,11 @@ contract BitcoinTokenService is IBitcoinService, Roles {
         }
         uint256 amount = uint64(w1 >> 160);
         if (recipient == address(0)) {
-            _storeWord(slot, _ledgerWord(amount, uint32(w1 >> 128), UTXO_UNCLAIMED, b.btpHeight));
+            _storeWord(slot, _ledgerWord(amount, uint32(w1 >> 128), UTXO_UNCLAIMED, b.btpHeight, kind));
             emit DepositUnclaimed(txid, w1 >> 224, amount, uint32(w1 >> 128));
             return;
         }
-        _storeWord(slot, _ledgerWord(amount, uint32(w1 >> 128), UTXO_MINTED, b.btpHeight));
+        _storeWord(slot, _ledgerWord(amount, uint32(w1 >> 128), UTXO_MINTED, b.btpHeight, kind));
         _mintOrDefer(b, txid, w1 >> 224, amount, recipient);
     }
 
@@ -332,15 +368,15 @@ contract BitcoinTokenService is IBitcoinService, Roles {
         assembly ("memory-safe") { sstore(slot, w) }
     }
 
-    /// @dev DEPOSIT_REFUND: type 0x02 · txid · vout · amount · epoch · scriptLen u8 · script.
-    function _depositRefund(Batch memory b, bytes calldata p) private {
+    /// @dev DEPOSIT_REFUND: type 0x02 (0x82) · txid · vout · amount · epoch · scriptLen u8 · script.
+    function _depositRefund(Batch memory b, bytes calldata p, uint256 kind) private {
         (bytes32 txid, uint256 vout, uint256 amount, uint256 epoch) = _outpoint(p);
         bytes32 key = keccak256(abi.encodePacked(txid, uint32(vout)));
         if (utxos[key] != 0) {
             emit DepositDuplicate(txid, vout);
             return;
         }
-        utxos[key] = _ledgerWord(amount, epoch, UTXO_REFUND, b.btpHeight);
+        utxos[key] = _ledgerWord(amount, epoch, UTXO_REFUND, b.btpHeight, kind);
         bytes memory script = p[50:];
         refundScripts[key] = script;
         emit DepositRefundRecorded(txid, vout, amount, epoch, script);
@@ -357,8 +393,12 @@ contract BitcoinTokenService is IBitcoinService, Roles {
         epoch = uint32(bytes4(p[45:49]));
     }
 
-    function _ledgerWord(uint256 amount, uint256 epoch, uint8 status, uint256 btpHeight) private pure returns (uint256) {
-        return amount | (epoch << 64) | (uint256(status) << 96) | (uint256(uint64(btpHeight)) << 104);
+    function _ledgerWord(uint256 amount, uint256 epoch, uint8 status, uint256 btpHeight, uint256 kind)
+        private
+        pure
+        returns (uint256)
+    {
+        return amount | (epoch << 64) | (uint256(status) << 96) | (uint256(uint64(btpHeight)) << 104) | (kind << 168);
     }
 
     function _appendWord(uint256[] memory a, uint256 w) private pure returns (uint256[] memory b) {
@@ -493,13 +533,18 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     }
 
     /// @notice Decoded ledger word of an outpoint.
+    /// @return amount satoshi
+    /// @return epoch federation epoch whose script was paid
+    /// @return status 0 unknown, UTXO_MINTED, UTXO_REFUND or UTXO_UNCLAIMED
+    /// @return btpHeight BTP height of the block that proved it
+    /// @return kind KIND_P2WSH or KIND_P2SH_P2WSH: the federation output paid (record type flag 0x80)
     function utxoOf(bytes32 txid, uint32 vout)
         external
         view
-        returns (uint256 amount, uint256 epoch, uint8 status, uint256 btpHeight)
+        returns (uint256 amount, uint256 epoch, uint8 status, uint256 btpHeight, uint8 kind)
     {
         uint256 w = utxos[keccak256(abi.encodePacked(txid, vout))];
-        return (uint64(w), uint32(w >> 64), uint8(w >> 96), uint64(w >> 104));
+        return (uint64(w), uint32(w >> 64), uint8(w >> 96), uint64(w >> 104), uint8(w >> 168));
     }
 
     /// @notice Number of deposits waiting in the pending-mint queue.

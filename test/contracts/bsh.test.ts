@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Contract, Wallet, getBytes, hexlify, type TransactionReceipt } from 'ethers';
+import { Contract, Wallet, getBytes, hexlify, keccak256, type TransactionReceipt } from 'ethers';
 import { networks, payments } from 'bitcoinjs-lib';
 import { encodeRecord } from '../../src/chains/bitcoin/records.js';
 import { deployContract } from '../../src/chains/ethereum/artifacts.js';
@@ -169,6 +169,55 @@ describe('Bitcoin token service, BMC and BTCT on a real EVM', () => {
     const [, , status] = await d.bsh.getFunction('utxoOf')(hexlify(txidOf(40)), 1);
     expect(status).toBe(2n);
     expect(await d.btct.getFunction('totalSupply')()).toBe(0n);
+  });
+
+  it('a P2SH-P2WSH deposit record (type 0x81) mints and the ledger keeps the output kind; refund/unclaimed too', async () => {
+    const r = Wallet.createRandom().address;
+    const refundScript = getBytes(payments.p2wpkh({ hash: h20(9), network: RT }).output!);
+    const wrapped = { outputKind: 'p2sh-p2wsh' as const };
+    const mint = encodeRecord({ type: 'deposit-mint', txid: txidOf(60), vout: 2, amountSats: 90_000n, epoch: 4, recipient: getBytes(r), ...wrapped });
+    expect(mint[0]).toBe(0x81);
+    const rec = await deliver([
+      mint,
+      depositMint(61, r, 10_000n, { vout: 1 }),
+      encodeRecord({ type: 'deposit-refund', txid: txidOf(62), vout: 0, amountSats: 5_000n, epoch: 4, refundScript, ...wrapped }),
+      encodeRecord({ type: 'deposit-unclaimed', txid: txidOf(63), vout: 0, amountSats: 6_000n, epoch: 4, ...wrapped }),
+    ]);
+    expect(events(d.bsh, rec, 'MessageRejected')).toEqual([]);
+    expect(events(d.bsh, rec, 'DepositMinted')).toHaveLength(2);
+    expect(await bal(r)).toBe(100_000n);
+    const utxo = async (i: number, vout: number): Promise<unknown[]> => [...((await d.bsh.getFunction('utxoOf')(hexlify(txidOf(i)), vout)) as unknown[])];
+    // amount, epoch, status, btpHeight, kind (1 = P2SH-P2WSH)
+    expect(await utxo(60, 2)).toEqual([90_000n, 4n, 1n, BigInt(height), 1n]);
+    expect(await utxo(61, 1)).toEqual([10_000n, 0n, 1n, BigInt(height), 0n]);
+    expect(await utxo(62, 0)).toEqual([5_000n, 4n, 2n, BigInt(height), 1n]);
+    expect(await utxo(63, 0)).toEqual([6_000n, 4n, 3n, BigInt(height), 1n]);
+    // the same outpoint as P2WSH later is still a duplicate: the kind is not part of the outpoint
+    const again = await deliver([encodeRecord({ type: 'deposit-mint', txid: txidOf(60), vout: 2, amountSats: 90_000n, epoch: 4, recipient: getBytes(r) })]);
+    expect(events(d.bsh, again, 'DepositDuplicate')).toHaveLength(1);
+    expect(await bal(r)).toBe(100_000n);
+  });
+
+  it('an unknown record type (0x04, 0x84, a flagged payout 0x90) is kept on chain by sn, not dropped', async () => {
+    const payout = encodeRecord({ type: 'payout-confirmed', txid: txidOf(70), batchId: 1n, btcHeight: 9 });
+    const flaggedPayout = Uint8Array.from(payout);
+    flaggedPayout[0] = 0x90;
+    const unknown4 = Uint8Array.from(depositMint(71, user.address, 1_000n));
+    unknown4[0] = 0x04;
+    const unknown84 = Uint8Array.from(unknown4);
+    unknown84[0] = 0x84;
+    const rec = await deliver([unknown4, unknown84, flaggedPayout, new Uint8Array(0)]);
+    const rejected = events(d.bsh, rec, 'MessageRejected');
+    expect(rejected.map((e) => e[1])).toEqual([2n, 2n, 2n, 0n]);
+    expect(events(d.bsh, rec, 'PayoutConfirmed')).toEqual([]);
+    expect(await d.bsh.getFunction('rejectedCount')()).toBe(4n);
+    const payloads = [unknown4, unknown84, flaggedPayout, new Uint8Array(0)];
+    const sn0 = rejected[0]![0] as bigint;
+    for (const [i, e] of rejected.entries()) {
+      expect(e[0]).toBe(sn0 + BigInt(i));
+      expect(await d.bsh.getFunction('rejectedMessages')(e[0])).toBe(keccak256(payloads[i]!));
+    }
+    expect(await bal(user.address)).toBe(0n);
   });
 
   it('transferToForeign burns, queues a sequential withdrawal with its output script, and takes the fee', async () => {

@@ -172,7 +172,9 @@ export function classifyDeposits(tx: Transaction, view: FederationView): Deposit
   const txid = Uint8Array.from(tx.getHash());
   return matches.map(({ o, vout, m }) => {
     const epoch = m!.script.epoch ?? 0;
-    const base = { txid, vout, amountSats: o.value, epoch };
+    // The record says which output kind was paid (type byte flag, docs/PROTOCOL.md §3): the
+    // contract needs it to spend the UTXO. P2WSH is the default and leaves the field absent.
+    const base = { txid, vout, amountSats: o.value, epoch, ...(m!.kind === 'p2sh-p2wsh' ? { outputKind: 'p2sh-p2wsh' as const } : {}) };
     const below = o.value < view.minDepositSats;
     let record: BtcRecord;
     let reason: DepositReason;

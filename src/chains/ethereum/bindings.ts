@@ -6,6 +6,7 @@ import { Contract, type JsonRpcProvider, type Signer, type TransactionReceipt } 
 import { loadArtifact } from './artifacts.js';
 import { MAX_TX_GAS, waitReceipt } from './provider.js';
 import { withDecodedRevert } from './contracts.js';
+import type { FederationOutputKind } from '../bitcoin/weight.js';
 
 export interface HomeAddresses {
   bmc: string;
@@ -27,6 +28,8 @@ export interface LedgerEntry {
   /** 0 unknown, 1 minted, 2 refund, 3 unclaimed. */
   status: number;
   btpHeight: bigint;
+  /** The federation output paid (deposit record type flag 0x80, docs/PROTOCOL.md §3). */
+  outputKind: FederationOutputKind;
 }
 
 export interface EpochInfo {
@@ -105,8 +108,8 @@ export class HomeContracts {
   }
 
   async ledgerEntry(txidInternal: string, vout: number): Promise<LedgerEntry> {
-    const [amountSats, epoch, status, btpHeight] = (await this.bsh.getFunction('utxoOf')(txidInternal, vout)) as [bigint, bigint, bigint, bigint];
-    return { amountSats, epoch: Number(epoch), status: Number(status), btpHeight };
+    const [amountSats, epoch, status, btpHeight, kind] = (await this.bsh.getFunction('utxoOf')(txidInternal, vout)) as [bigint, bigint, bigint, bigint, bigint];
+    return { amountSats, epoch: Number(epoch), status: Number(status), btpHeight, outputKind: kind === 1n ? 'p2sh-p2wsh' : 'p2wsh' };
   }
 
   async balanceOf(account: string): Promise<bigint> {

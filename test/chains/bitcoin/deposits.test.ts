@@ -11,6 +11,7 @@ import {
 } from '../../../src/chains/bitcoin/deposits.js';
 import { payoutOpReturn } from '../../../src/chains/bitcoin/payout.js';
 import { bytesToHex } from '../../../src/chains/bitcoin/bytes.js';
+import { encodeRecord } from '../../../src/chains/bitcoin/records.js';
 import { script as bscript } from 'bitcoinjs-lib';
 import { testFederation } from '../../fixtures/bitcoin/regtest.js';
 import { testKeys } from '../../fixtures/bitcoin/keys.js';
@@ -60,6 +61,9 @@ describe('classifyDeposits', () => {
       [1, 2, 'p2wsh', 'deposit-mint', 'ok'],
       [3, 1, 'p2sh-p2wsh', 'deposit-mint', 'ok'],
     ]);
+    // the record carries the kind too: 0x80 on the type byte for P2SH-P2WSH (PROTOCOL.md §3)
+    expect(d.map((x) => 'outputKind' in x.record ? x.record.outputKind : undefined)).toEqual([undefined, 'p2sh-p2wsh']);
+    expect(d.map((x) => encodeRecord(x.record)[0])).toEqual([0x01, 0x81]);
     const r = d[0]!.record;
     expect(r.type === 'deposit-mint' && bytesToHex(r.recipient)).toBe(bytesToHex(recipient));
     expect(bytesToHex(r.txid)).toBe(bytesToHex(t.getHash()));
@@ -104,6 +108,7 @@ describe('extractBlockRecords', () => {
       ['payout-confirmed', 600],
       ['deposit-unclaimed', 0],
     ]);
+    expect(records.map((r) => encodeRecord(r)[0])).toEqual([0x01, 0x81, 0x10, 0x10, 0x03]);
     expect(records[2]!.type === 'payout-confirmed' && records[2]!.batchId).toBe(12n);
     expect(records[3]!.type === 'payout-confirmed' && records[3]!.batchId).toBe(UNKNOWN_BATCH_ID);
   });

@@ -22,7 +22,7 @@ describe('HomeContracts typed bindings', () => {
     const rec = await home.relay(SRC_BMC, b.relay);
     expect(rec.status).toBe(1);
     expect(await home.balanceOf(r)).toBe(12_000n);
-    expect(await home.ledgerEntry(hexlify(txidOf(3)), 3)).toEqual({ amountSats: 1_000n, epoch: 0, status: 1, btpHeight: 41n });
+    expect(await home.ledgerEntry(hexlify(txidOf(3)), 3)).toEqual({ amountSats: 1_000n, epoch: 0, status: 1, btpHeight: 41n, outputKind: 'p2wsh' });
     const st = await home.verifierState();
     expect(st.height).toBe(41n);
     expect(st.nextMessageSn).toBe(12n);
