@@ -148,3 +148,14 @@ export function evidenceFromSignature(
   const e = { validatorKey, preimage, signature: signature65 };
   return verifyBitcoinEquivocation(e, ctx, backend) ? e : undefined;
 }
+
+/** Hex form of the evidence, argument by argument, as a contract call (or a report) takes it. */
+export function btpEvidenceToJson(e: BtpEquivocationEvidence): { validator: string; height: number; decisionA: string; signatureA: string; decisionB: string; signatureB: string } {
+  const h = (b: Uint8Array): string => '0x' + Buffer.from(b).toString('hex');
+  return { validator: h(e.validator), height: e.height, decisionA: h(e.first.decision), signatureA: h(e.first.signature), decisionB: h(e.second.decision), signatureB: h(e.second.signature) };
+}
+
+export function bitcoinEvidenceToJson(e: BitcoinEquivocationEvidence): { validatorKey: string; preimage: string; signature: string } {
+  const h = (b: Uint8Array): string => '0x' + Buffer.from(b).toString('hex');
+  return { validatorKey: h(e.validatorKey), preimage: h(e.preimage), signature: h(e.signature) };
+}

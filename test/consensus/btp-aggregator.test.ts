@@ -9,7 +9,7 @@ import { initVerifierState, verifierConfig, verifyRelayMessage } from '../../src
 import { createMetrics } from '../../src/node/metrics.js';
 import { BtpAggregator, type Attestation } from '../../src/consensus/btp-aggregator.js';
 import { deriveHeight, initialDerivationState } from '../../src/consensus/derivation.js';
-import { verifyBtpEquivocation } from '../../src/consensus/equivocation.js';
+import { btpEvidenceToJson, verifyBtpEquivocation } from '../../src/consensus/equivocation.js';
 import { createConsensusMetrics } from '../../src/consensus/metrics.js';
 import { CONFIG, coinbase, depositMeta, epochOf, genesisChain, randomHash, snapshot, tx, validators } from './fixtures.js';
 
@@ -150,6 +150,8 @@ describe('BTP signature aggregation', () => {
     const otherHeight = encodeDecision({ ...otherDecision, height: H + 1 });
     expect(verifyBtpEquivocation({ ...ev[0]!, second: { decision: otherHeight, signature: signDecision(keccak256(otherHeight), vals[2]!.key.privateKey, nobleBackend) } }, nobleBackend)).toBe(false);
     expect(agg.takeEvidence()).toEqual([]);
+    const j = btpEvidenceToJson(ev[0]!);
+    expect([j.validator, j.height, j.decisionA.length, j.signatureB.length]).toEqual([vals[2]!.addressHex, H, 2 + 2 * ev[0]!.first.decision.length, 2 + 130]);
   });
 
   it('counts each validator once whatever the arrival order, duplicates and invalid messages (property)', () => {
