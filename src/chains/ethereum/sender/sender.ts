@@ -104,6 +104,12 @@ export interface TxSender {
   get(key: string): SubmissionRecord | undefined;
   /** One poll round now (the loop calls it; tests and tools may too). */
   poll(): Promise<void>;
+  /**
+   * Deletes final records last updated before `olderThanMs` ago (bounded database growth).
+   * A pruned key is no longer deduplicated by the sender: prune only past the horizon where
+   * callers can still resubmit it, and rely on `alreadyDone()` beyond. Returns the count.
+   */
+  prune(opts: { olderThanMs: number }): Promise<number>;
 }
 
 export interface CreateTxSenderArgs {
@@ -509,5 +515,19 @@ export function createTxSender(args: CreateTxSenderArgs): TxSender {
     pending: () => [...records.values()].filter((r) => r.state === 'pending').sort((a, b) => a.nonce! - b.nonce!).map((r) => structuredClone(r)),
     get: (key) => { const r = records.get(key); return r === undefined ? undefined : structuredClone(r); },
     poll: () => locked(pollLocked),
+    prune: ({ olderThanMs }) => locked(async () => {
+      await ensureLoaded();
+      const cutoff = Date.now() - olderThanMs;
+      const old = [...records.values()].filter((r) => r.state !== 'pending' && Date.parse(r.updatedAt) < cutoff);
+      const ops: BatchOp[] = [];
+      for (const r of old) {
+        ops.push(store.delRecord(r.key));
+        for (const n of [...r.replacedNonces, ...(r.nonce === undefined ? [] : [r.nonce])]) ops.push(store.delNonceOwner(n));
+      }
+      await store.commit(ops);
+      for (const r of old) records.delete(r.key);
+      if (old.length > 0) log.info({ pruned: old.length }, 'pruned final submissions');
+      return old.length;
+    }),
   };
 }

@@ -73,6 +73,10 @@ export class SenderStore {
     return { type: 'put', sublevel: this.#sub, key: subKey(r.key), value: r };
   }
 
+  delRecord(key: string): BatchOp {
+    return { type: 'del', sublevel: this.#sub, key: subKey(key) };
+  }
+
   putNext(n: number): BatchOp {
     return { type: 'put', sublevel: this.#sub, key: 'next', value: n };
   }

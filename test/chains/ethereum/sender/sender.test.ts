@@ -75,6 +75,16 @@ describe('transaction sender (real EVM node)', () => {
     expect(await nonceOf(0)).toBe(start + 1);
     expect(s.pending()).toHaveLength(0);
     expect(await metrics.registry.metrics()).toMatch(/fednode_eth_tx_submissions_total\{outcome="deduplicated"\} 2/);
+
+    // Pruning keeps recent final records, drops old ones (and they stay dropped after a restart).
+    expect(await s.prune({ olderThanMs: 60_000 })).toBe(0);
+    expect(await s.prune({ olderThanMs: -1 })).toBe(1);
+    expect(s.get('pay:1')).toBeUndefined();
+    await s.stop();
+    const again = await makeSender(db, 0);
+    await again.start();
+    expect(again.get('pay:1')).toBeUndefined();
+    expect(again.pending()).toHaveLength(0);
   });
 
   it('checks alreadyDone before sending, skips without spending a nonce, and decodes custom-error reverts', async () => {
