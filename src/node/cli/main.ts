@@ -4,6 +4,7 @@ import { LOG_LEVELS } from '../config/schema.js';
 import { VERSION } from '../version.js';
 import { registerBtpCommands } from './commands/btp.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerStartCommand } from './commands/start.js';
@@ -42,6 +43,7 @@ Getting started:
   registerConfigCommands(program, io);
   registerStartCommand(program, io);
   registerStatusCommand(program, io);
+  registerDoctorCommand(program, io);
   registerBtpCommands(program, io);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
