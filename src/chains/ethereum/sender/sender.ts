@@ -60,7 +60,7 @@ export const DEFAULT_TX_SENDER_OPTIONS: TxSenderOptions = {
   confirmations: 1,
   gasMultiplierPercent: 125,
   gasLimitCap: 1n << 24n,
-  consumedNonceChecks: 2,
+  consumedNonceChecks: 3,
   maxGapFillsPerPoll: 16,
   alreadyDoneTimeoutMs: 30_000,
   baseFeeMultiplier: 2n,
@@ -398,7 +398,8 @@ export function createTxSender(args: CreateTxSenderArgs): TxSender {
     const last = r.attempts[r.attempts.length - 1]!;
     if (r.nonce! < latestNonce) {
       // Mined without a receipt we can see: ours on a lagging endpoint, or another transaction.
-      if (await rpc.hasTransaction(last.hash)) return;
+      // Any version of ours the node knows means "wait": re-signing then could pay twice.
+      for (const a of r.attempts) if (await rpc.hasTransaction(a.hash)) return;
       const seen = (consumedSeen.get(r.key) ?? 0) + 1;
       consumedSeen.set(r.key, seen);
       if (seen >= o.consumedNonceChecks) await reassign(r, head);
