@@ -14,7 +14,7 @@
  * reorg below the oldest anchor halts the watcher (health false) for an operator to decide.
  */
 import { Interface, type InterfaceAbi, type Result } from 'ethers';
-import { BridgeError } from '../../../errors.js';
+import { BridgeError, isBridgeError } from '../../../errors.js';
 import type { Health, HealthStatus } from '../../../node/health.js';
 import type { NodeDb } from '../../../node/db/database.js';
 import type { Logger } from '../../../node/logger.js';
@@ -112,6 +112,8 @@ export function createEventWatcher(args: CreateEventWatcherArgs): EventWatcher {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let current: Promise<unknown> | undefined;
   let busy: Promise<boolean> | undefined;
+  // Providers cap eth_getLogs (result count or block span): halve on refusal, grow back after.
+  let range = o.maxBlockRange;
 
   async function load(): Promise<WatcherCursor> {
     state ??= (await store.load()) ?? { next: o.startBlock, anchors: [] };
@@ -182,9 +184,18 @@ export function createEventWatcher(args: CreateEventWatcherArgs): EventWatcher {
       return true;
     }
     if (safe < c.next) return false;
-    const to = Math.min(safe, c.next + o.maxBlockRange - 1);
+    const to = Math.min(safe, c.next + range - 1);
     const h1 = await hashAt(to);
-    const logs = await rpc.getLogs({ fromBlock: c.next, toBlock: to, address: addresses, ...(o.topics ? { topics: o.topics } : {}) });
+    let logs: RpcLog[];
+    try {
+      logs = await rpc.getLogs({ fromBlock: c.next, toBlock: to, address: addresses, ...(o.topics ? { topics: o.topics } : {}) });
+    } catch (err) {
+      if (isBridgeError(err) || range === 1) throw err;
+      range = Math.max(1, Math.floor((to - c.next + 1) / 2));
+      log.info({ from: c.next, to, range, err: (err as Error).message?.slice(0, 200) }, 'eth_getLogs refused: smaller ranges');
+      return true;
+    }
+    range = Math.min(o.maxBlockRange, range * 2);
     const h2 = await hashAt(to);
     const tipNow = tip === undefined ? undefined : await hashAt(tip.number);
     // The range must be one consistent chain during the read, linked to the cursor block.

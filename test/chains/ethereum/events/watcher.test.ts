@@ -170,4 +170,26 @@ describe('ethereum event watcher (real EVM node)', () => {
     await w.stop();
     await db.close();
   });
+  it('narrows the block range when the node refuses a large eth_getLogs, and still delivers everything once', async () => {
+    const db = await openDatabase(newDir(), { log });
+    const c = consumer(db);
+    const startBlock = (await provider.getBlockNumber()) + 1;
+    for (let i = 0; i < 6; i++) await ping(1, 6_000 + i);
+    let refused = 0;
+    const spans: number[] = [];
+    // Like hosted providers: a span above 2 blocks is an error reply, not a transport failure.
+    const limited = { ...rpc, getLogs: async (f: Parameters<EthRpc['getLogs']>[0]) => {
+      spans.push(f.toBlock - f.fromBlock + 1);
+      if (f.toBlock - f.fromBlock + 1 > 2) { refused++; throw Object.assign(new Error('query exceeds max block range 2'), { code: 'UNKNOWN_ERROR', error: { code: -32600, message: 'query exceeds max block range 2' } }); }
+      return rpc.getLogs(f);
+    } };
+    const w = createEventWatcher({ rpc: limited, db, log, onBatch: c.onBatch as never, options: { name: 'limited', addresses: [relayAddr], abi: relay.interface, confirmations: 1, maxBlockRange: 50, startBlock } });
+    await drain(w);
+    expect(refused).toBeGreaterThan(0);
+    expect(spans.some((n) => n <= 2)).toBe(true);
+    expect(pings(c.delivered)).toEqual([6_000, 6_001, 6_002, 6_003, 6_004, 6_005]);
+    expect(new Set(ids(c.delivered)).size).toBe(c.delivered.length);
+    await w.stop();
+    await db.close();
+  });
 });
