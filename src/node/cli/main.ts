@@ -7,6 +7,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerKeysCommands } from './commands/keys.js';
+import { registerSignlogCommands } from './commands/signlog.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerStatusCommand } from './commands/status.js';
 import type { CliIo } from './context.js';
@@ -44,6 +45,7 @@ Getting started:
   registerStartCommand(program, io);
   registerStatusCommand(program, io);
   registerDoctorCommand(program, io);
+  registerSignlogCommands(program, io);
   registerBtpCommands(program, io);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
