@@ -23,6 +23,9 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
 
     uint256 internal constant TYPE_BLOCK_UPDATE = 1;
     uint256 internal constant TYPE_MESSAGE_PROOF = 2;
+    /// @dev n/2 of secp256k1: an S above it is the malleable twin of a valid signature (EIP-2,
+    ///      BIP-62 low-S). The TypeScript verifier (src/chains/btp/secp256k1.ts) refuses it too.
+    uint256 internal constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
     /// @notice The BMC allowed to call {handleRelayMessage}.
     address public immutable bmc;
@@ -92,7 +95,9 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
     error PrevMismatch(bytes32 expected, bytes32 actual);
     error MessageSnMismatch(uint256 expected, uint256 actual);
     error QuorumNotReached(uint256 votes, uint256 validators);
-    error TooManySignatures(uint256 signatures, uint256 validators);
+    /// @notice The proof must have exactly one slot (signature or nil) per validator of the
+    ///         current ProofContext (docs/BTP.md §6 rule 8, BTP_PROOF_LENGTH_MISMATCH off chain).
+    error ProofLengthMismatch(uint256 signatures, uint256 validators);
     error NextProofContextMismatch(uint256 epoch);
     error NextEpochNotFrozen(uint256 epoch);
     error InvalidMessageProof(bytes32 root, uint256 leafCount);
@@ -257,7 +262,8 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
     function _verifyProof(BtpBlockLib.Header memory h, IconRlp.Item[] memory sigs) internal {
         uint32 setId = currentSetId;
         address[] memory vs = CodeStore.readAddresses(_setPtr[setId]);
-        if (sigs.length > vs.length) revert TooManySignatures(sigs.length, vs.length);
+        // Same rule as verifier.ts: a shorter or longer proof is malformed, not a partial vote.
+        if (sigs.length != vs.length) revert ProofLengthMismatch(sigs.length, vs.length);
         bytes32 decision = BtpBlockLib.decisionHash(h, _srcUid(), networkTypeId);
         uint256 bitmap;
         uint256 votes;
@@ -300,7 +306,10 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         return true;
     }
 
-    /// @dev 65-byte R‖S‖V at `p`, V ∈ {0,1} (27/28 tolerated). Returns zero on failure.
+    /// @dev 65-byte R‖S‖V at `p`. Returns zero (never a validator) unless V ∈ {0,1} and
+    ///      0 < S ≤ n/2: exactly the signatures the TypeScript verifier accepts (docs/BTP.md §6
+    ///      rule 9), so both count the same signers. A high-S twin or V = 27/28 is invalid and
+    ///      not counted (DESIGN.md: invalid signatures are ignored, not counted).
     function _recover(bytes32 digest, uint256 p) internal pure returns (address signer) {
         bytes32 r;
         bytes32 s;
@@ -310,9 +319,8 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
             s := mload(add(p, 32))
             v := byte(0, mload(add(p, 64)))
         }
-        if (v < 27) v += 27;
-        if (v != 27 && v != 28) return address(0);
-        signer = ecrecover(digest, uint8(v), r, s);
+        if (v > 1 || uint256(s) > HALF_N || s == 0) return address(0);
+        signer = ecrecover(digest, uint8(v + 27), r, s);
     }
 
     function _srcUid() internal view returns (string memory s) {

@@ -47,11 +47,12 @@ describe('custom errors of the verifier, message center and registry', () => {
     await expectRevert(deployContract(admin, env.provider, 'BtpMessageVerifier', [admin.address, admin.address, SRC_UID, 2, hexlify(forged), ZERO]), 'InconsistentNextProofContextHash');
   });
 
-  it('relay structure: unknown item type, malformed RLP, too many signatures', async () => {
+  it('relay structure: unknown item type, malformed RLP, a proof longer or shorter than the ProofContext', async () => {
     await expectRevert(relay(0, '0xc4c3c20380'), 'UnknownRelayMessageType');
     await expectRevert(relay(0, '0xc5c3c2'), 'RlpMalformed');
     const b = fed.block(11, [new Uint8Array([1])]);
-    await expectRevert(relay(0, relayOf(b.built, [...b.proofSigs, null], b.built.messages)), 'TooManySignatures');
+    expect(await expectRevert(relay(0, relayOf(b.built, [...b.proofSigs, null], b.built.messages)), 'ProofLengthMismatch')).toEqual([5n, 4n]);
+    expect(await expectRevert(relay(0, relayOf(b.built, b.proofSigs.slice(0, 3), b.built.messages)), 'ProofLengthMismatch')).toEqual([3n, 4n]);
   });
 
   it('header chain: network id, first message SN, undelivered messages before the next block', async () => {
