@@ -16,7 +16,7 @@ import type { HealthStatus, Health } from '../../../node/health.js';
 import type { Logger } from '../../../node/logger.js';
 import type { MetricsFactory } from '../../../node/metrics.js';
 import { Endpoint, type EndpointStatus } from './endpoint.js';
-import { isTransportError } from './errors.js';
+import { isTransportError, redactUrl } from './errors.js';
 import {
   callRequestJson, hexBigint, hexNumber, logFilterJson, parseBlockHeader, parseLog, parseReceipt,
   type BlockHeader, type CallRequest, type LogFilter, type RpcLog, type RpcReceipt,
@@ -107,6 +107,12 @@ function errText(err: unknown): string {
 export function createEthRpc(args: CreateEthRpcArgs): EthRpc {
   const o: EthRpcOptions = { ...DEFAULT_ETH_RPC_OPTIONS, ...args.options };
   if (o.urls.length === 0) throw new BridgeError({ code: 'ETH_RPC_NO_URLS' });
+  for (const u of o.urls) {
+    // HTTP(S) JSON-RPC only: polling needs no subscriptions, and a websocket URL here is a config slip.
+    let ok = false;
+    try { ok = ['http:', 'https:'].includes(new URL(u).protocol); } catch { ok = false; }
+    if (!ok) throw new BridgeError({ code: 'ETH_RPC_BAD_URL', message: `not an http(s) JSON-RPC URL: ${redactUrl(u)}`, url: redactUrl(u) });
+  }
   const log = args.log.child({ module: 'eth-rpc' });
   const eps = o.urls.map((u, i) => new Endpoint(i, u, o.chainId, {
     requestTimeoutMs: o.requestTimeoutMs, pollingIntervalMs: o.pollingIntervalMs, retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs,

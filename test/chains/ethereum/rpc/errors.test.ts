@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createEthRpc } from '../../../../src/chains/ethereum/rpc/client.js';
+import { silentLogger } from '../../../../src/node/logger.js';
+import { isBridgeError } from '../../../../src/errors.js';
 import { classifySendRejection, isTransportError, jsonRpcErrorOf, redactUrl, revertDataOf } from '../../../../src/chains/ethereum/rpc/errors.js';
 
 describe('ethereum RPC error classification', () => {
@@ -31,5 +34,11 @@ describe('ethereum RPC error classification', () => {
     expect(revertDataOf(new Error('nothing'))).toBeUndefined();
     expect(redactUrl('https://user:pw@mainnet.example.io/v3/SECRETKEY')).toBe('https://mainnet.example.io/…');
     expect(redactUrl('http://127.0.0.1:8545')).toBe('http://127.0.0.1:8545');
+  });
+  it('refuses an empty URL list and non-HTTP URLs at construction', () => {
+    const attempt = (urls: string[]): unknown => { try { createEthRpc({ options: { urls, chainId: 1 }, log: silentLogger() }); return undefined; } catch (e) { return e; } };
+    expect(isBridgeError(attempt([]), 'ETH_RPC_NO_URLS')).toBe(true);
+    expect(isBridgeError(attempt(['ws://127.0.0.1:8545']), 'ETH_RPC_BAD_URL')).toBe(true);
+    expect(isBridgeError(attempt(['127.0.0.1:8545']), 'ETH_RPC_BAD_URL')).toBe(true);
   });
 });
