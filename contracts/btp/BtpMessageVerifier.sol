@@ -269,7 +269,13 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         uint256 votes;
         for (uint256 i; i < sigs.length; ++i) {
             IconRlp.Item memory s = sigs[i];
-            if (s.isList || s.len != 65) continue; // nil or malformed: not counted
+            if (s.isList) {
+                // Only nil (0xf800) marks an absent signature; any other list (0xc0 included) is
+                // a malformed proof, as in the TypeScript codec (RLP_WRONG_TYPE).
+                if (s.len != 0 || !_isLongFormNil(s.ptr)) revert IconRlp.RlpNotBytes();
+                continue;
+            }
+            if (s.len != 65) continue; // malformed signature: not counted
             if (_recover(decision, s.ptr) == vs[i]) {
                 bitmap |= 1 << i;
                 votes++;
@@ -321,6 +327,11 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         }
         if (v > 1 || uint256(s) > HALF_N || s == 0) return address(0);
         signer = ecrecover(digest, uint8(v + 27), r, s);
+    }
+
+    /// @dev An empty list item whose payload starts at `p` was written `0xf8 0x00` (nil), not `0xc0`.
+    function _isLongFormNil(uint256 p) internal pure returns (bool nil) {
+        assembly ("memory-safe") { nil := iszero(byte(0, mload(sub(p, 1)))) }
     }
 
     function _srcUid() internal view returns (string memory s) {

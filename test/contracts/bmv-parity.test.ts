@@ -4,7 +4,7 @@
 // differs from the validator count is malformed.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Contract, Wallet, getBytes, hexlify } from 'ethers';
-import { BtpVerifier, verifierConfig, type VerifierState } from '../../src/chains/btp/index.js';
+import { BtpVerifier, buildMessageProof, encodeHeader, encodeMessageProof, intItem, rlpEncode, verifierConfig, type RlpItem, type VerifierState } from '../../src/chains/btp/index.js';
 import { verifyRelayMessage } from '../../src/chains/btp/verifier.js';
 import { BridgeError } from '../../src/errors.js';
 import { deployContract } from '../../src/chains/ethereum/artifacts.js';
@@ -33,6 +33,7 @@ function v27(sig: Uint8Array): Uint8Array {
 
 /** TS error code → the BMV custom error for the same rule. */
 const CONTRACT_ERROR: Record<string, string> = {
+  RLP_WRONG_TYPE: 'RlpNotBytes',
   BTP_PROOF_LENGTH_MISMATCH: 'ProofLengthMismatch',
   BTP_LACK_QUORUM: 'QuorumNotReached',
 };
@@ -69,6 +70,15 @@ describe('BMV ↔ TypeScript verifier parity on crafted proofs', () => {
     const sigs = b.proofSigs.map((s) => s!);
     expect(sigs).toHaveLength(4);
     return relayOf(b.built, craft(sigs), b.built.messages);
+  }
+
+  /** Like {@link crafted}, with raw RLP items as slots (lists where a signature belongs). */
+  function craftedRaw(craft: (sigs: Uint8Array[]) => RlpItem[]): string {
+    const b = fed.block(11, [Uint8Array.of(1)]);
+    const sigs = b.proofSigs.map((s) => s!);
+    const proof = rlpEncode([craft(sigs)]);
+    const mp = encodeMessageProof(buildMessageProof(b.built.messages, 0, b.built.messages.length));
+    return hexlify(rlpEncode([[[intItem(1), rlpEncode([encodeHeader(b.built.header), proof])], [intItem(2), mp]]]));
   }
 
   /** Both verdicts; asserts they agree and returns the counted signer indexes (or the error code). */
@@ -128,6 +138,17 @@ describe('BMV ↔ TypeScript verifier parity on crafted proofs', () => {
     await revertTo(env.provider, snap);
     snap = await snapshot(env.provider);
     expect(await bothVerdicts(crafted((s) => [null, s[1]!, s[2]!, s[3]!]))).toEqual({ signers: [1, 2, 3] });
+  });
+
+  it('a list where a signature belongs (other than nil 0xf800) is malformed on both sides', async () => {
+    // sanity: the raw builder with nil reproduces an accepted relay
+    expect(await bothVerdicts(craftedRaw((s) => [null, s[1]!, s[2]!, s[3]!]))).toEqual({ signers: [1, 2, 3] });
+    await revertTo(env.provider, snap);
+    snap = await snapshot(env.provider);
+    fed.state = saved;
+    expect(await bothVerdicts(craftedRaw((s) => [[], s[1]!, s[2]!, s[3]!]))).toEqual({ error: 'RLP_WRONG_TYPE' });
+    fed.state = saved;
+    expect(await bothVerdicts(craftedRaw((s) => [s[0]!, [s[1]!], s[2]!, s[3]!]))).toEqual({ error: 'RLP_WRONG_TYPE' });
   });
 
   it('a proof shorter than the validator set is malformed on both sides, even with a quorum in it', async () => {
