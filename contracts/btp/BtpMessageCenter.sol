@@ -79,18 +79,34 @@ contract BtpMessageCenter is Roles {
         IBtpMessageVerifier v = verifiers[net];
         if (address(v) == address(0)) revert UnknownNetwork();
         uint256 sn = rxSeq[net];
-        (bytes[] memory msgs, uint256[] memory heights) = v.handleRelayMessage(btpAddress, prev, sn, relayMsg);
-        uint256 n = msgs.length;
-        if (heights.length != n) revert MessageCountMismatch();
-        if (n == 0) return;
+        (bytes memory blob, uint256[] memory heights) = v.handleRelayMessage(btpAddress, prev, sn, relayMsg);
+        uint256 n = heights.length;
+        if (n == 0) {
+            if (blob.length != 0) revert MessageCountMismatch();
+            return;
+        }
         rxSeq[net] = sn + n;
 
-        // Dispatch runs of consecutive messages with the same service and BTP block.
+        // Dispatch runs of consecutive messages with the same service and BTP block. Messages are
+        // read in place from the verifier's packed blob (u32 length ‖ message); a run keeps only
+        // pointers to its payloads (ptr << 128 | len) until its call data is written.
         Run memory r;
-        r.payloads = new bytes[](n);
+        r.payloads = new uint256[](n);
         bytes32 srcHash = keccak256(bytes(prev));
+        uint256 p;
+        uint256 end;
+        assembly ("memory-safe") {
+            p := add(blob, 32)
+            end := add(p, mload(blob))
+        }
         for (uint256 i; i < n; ++i) {
-            (bytes32 svc, bytes memory payload, bool ok) = _decodeMessage(msgs[i], srcHash);
+            if (p + 4 > end) revert MessageCountMismatch();
+            uint256 mp = p + 4;
+            uint256 mend;
+            assembly ("memory-safe") { mend := add(mp, shr(224, mload(p))) }
+            if (mend > end) revert MessageCountMismatch();
+            p = mend;
+            (bytes32 svc, uint256 payload, bool ok) = _decodeMessage(mp, mend, srcHash);
             if (!ok) {
                 emit MessageDropped(sn + i, 1);
                 continue;
@@ -103,53 +119,53 @@ contract BtpMessageCenter is Roles {
                 r.svc = svc;
                 r.height = heights[i];
                 r.firstSn = sn + i;
+                r.start = r.end;
             }
-            r.payloads[r.len++] = payload;
+            r.payloads[r.end++] = payload;
+            r.len++;
         }
+        if (p != end) revert MessageCountMismatch();
         if (r.len != 0) _dispatch(r);
         emit RelayHandled(net, msg.sender, sn, n);
     }
 
     struct Run {
-        bytes[] payloads;
+        uint256[] payloads; // ptr << 128 | len, into the verifier's blob
+        uint256 start; // first payload of the current run
+        uint256 end; // one past its last
         uint256 len;
         bytes32 svc;
         uint256 height;
         uint256 firstSn;
     }
 
-    /// @dev BTPMessage = [src, dst, svc, sn, payload, nsn, feeInfo]: src must be the link's source
-    ///      BMC (`prev`), dst this BMC. Parsed in place (no per-field allocation): this runs once
-    ///      per deposit.
-    function _decodeMessage(bytes memory m, bytes32 srcHash)
+    /// @dev BTPMessage = [src, dst, svc, sn, payload, nsn, feeInfo] at [p, end): src must be the
+    ///      link's source BMC (`prev`), dst this BMC. Parsed in place: this runs once per deposit.
+    /// @return svc keccak256 of the service name
+    /// @return payload the payload as ptr << 128 | len (a view, nothing copied)
+    /// @return ok false when the message is not for this link
+    function _decodeMessage(uint256 p, uint256 end, bytes32 srcHash)
         internal
         view
-        returns (bytes32 svc, bytes memory payload, bool ok)
+        returns (bytes32 svc, uint256 payload, bool ok)
     {
-        uint256 p;
-        uint256 end;
-        assembly ("memory-safe") {
-            p := add(m, 32)
-            end := add(p, mload(m))
-        }
         (uint256 lp, uint256 ll,, bool isList) = IconRlp.next(p, end);
-        if (!isList) return (0, payload, false);
+        if (!isList) return (0, 0, false);
         end = lp + ll;
         uint256 fp;
         uint256 fl;
         bool fList;
         (fp, fl, p, fList) = IconRlp.next(lp, end); // src
-        if (fList || _hash(fp, fl) != srcHash) return (0, payload, false);
+        if (fList || _hash(fp, fl) != srcHash) return (0, 0, false);
         (fp, fl, p, fList) = IconRlp.next(p, end); // dst
-        if (fList || _hash(fp, fl) != _selfHash) return (0, payload, false);
+        if (fList || _hash(fp, fl) != _selfHash) return (0, 0, false);
         (fp, fl, p, fList) = IconRlp.next(p, end); // svc
-        if (fList) return (0, payload, false);
+        if (fList) return (0, 0, false);
         svc = _hash(fp, fl);
         (,, p,) = IconRlp.next(p, end); // sn
         (fp, fl, p, fList) = IconRlp.next(p, end); // payload
-        if (fList) return (0, payload, false);
-        payload = new bytes(fl);
-        assembly ("memory-safe") { mcopy(add(payload, 32), fp, fl) }
+        if (fList) return (0, 0, false);
+        payload = (fp << 128) | fl;
         ok = true;
     }
 
@@ -157,29 +173,74 @@ contract BtpMessageCenter is Roles {
         assembly ("memory-safe") { h := keccak256(p, n) }
     }
 
+    /// @dev Calls `handleBTPMessages(relayer, height, firstSn, payloads)` with call data written
+    ///      directly from the payload views (the ABI encoding of bytes[], without building the
+    ///      array first: one copy per payload).
     function _dispatch(Run memory r) internal {
-        bytes[] memory payloads = new bytes[](r.len);
-        for (uint256 i; i < r.len; ++i) payloads[i] = r.payloads[i];
         address service = services[r.svc];
-        uint256 height = r.height;
-        uint256 firstSn = r.firstSn;
-        if (service != address(0)) {
+        if (service != address(0) && service.code.length != 0) {
             if (gasleft() <= 2 * DISPATCH_RESERVE) revert DispatchOutOfGas();
+            (uint256 cd, uint256 size) = _callData(r, msg.sender);
             // Leave the reserve so a failing service still lets us record the batch below.
             uint256 forwarded = gasleft() - DISPATCH_RESERVE;
             uint256 before = gasleft();
-            try IBitcoinService(service).handleBTPMessages{gas: forwarded}(msg.sender, height, firstSn, payloads) {
-                return;
-            } catch {
-                // A service that burnt (almost) all the gas it got was short of gas, not broken:
-                // revert so the relayer (or eth_estimateGas) supplies more, instead of parking a
-                // healthy batch as failed (EIP-150 leaves us ≥ 1/64 to get here).
-                if (before - gasleft() >= (forwarded * 63) / 64) revert DispatchOutOfGas();
-            }
+            bool success;
+            assembly ("memory-safe") { success := call(forwarded, service, 0, cd, size, 0, 0) }
+            if (success) return;
+            // A service that burnt (almost) all the gas it got was short of gas, not broken:
+            // revert so the relayer (or eth_estimateGas) supplies more, instead of parking a
+            // healthy batch as failed (EIP-150 leaves us ≥ 1/64 to get here).
+            if (before - gasleft() >= (forwarded * 63) / 64) revert DispatchOutOfGas();
         }
+        bytes[] memory payloads = new bytes[](r.len);
+        for (uint256 i; i < r.len; ++i) {
+            uint256 w = r.payloads[r.start + i];
+            uint256 fl = w & type(uint128).max;
+            uint256 fp = w >> 128;
+            bytes memory b = new bytes(fl);
+            assembly ("memory-safe") { mcopy(add(b, 32), fp, fl) }
+            payloads[i] = b;
+        }
+        uint256 height = r.height;
+        uint256 firstSn = r.firstSn;
         bytes32 h = keccak256(abi.encode(r.svc, height, firstSn, payloads));
         failedBatches[h] = true;
         emit BatchDispatchFailed(h, r.svc, height, firstSn, payloads);
+    }
+
+    /// @dev ABI call data of IBitcoinService.handleBTPMessages at the free memory pointer.
+    function _callData(Run memory r, address relayer) private pure returns (uint256 cd, uint256 size) {
+        uint256 n = r.len;
+        uint256 first = r.start;
+        uint256[] memory views = r.payloads;
+        bytes4 sel = IBitcoinService.handleBTPMessages.selector;
+        uint256 height = r.height;
+        uint256 firstSn = r.firstSn;
+        assembly ("memory-safe") {
+            cd := mload(0x40)
+            mstore(cd, sel)
+            mstore(add(cd, 4), relayer)
+            mstore(add(cd, 36), height)
+            mstore(add(cd, 68), firstSn)
+            mstore(add(cd, 100), 0x80)
+            mstore(add(cd, 132), n)
+            let heads := add(cd, 164) // offsets, relative to `heads`
+            let tail := add(heads, mul(n, 32))
+            let vp := add(add(views, 32), mul(first, 32))
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let w := mload(add(vp, mul(i, 32)))
+                let fl := and(w, 0xffffffffffffffffffffffffffffffff)
+                mstore(add(heads, mul(i, 32)), sub(tail, heads))
+                mstore(tail, fl)
+                let padded := and(add(fl, 31), not(31))
+                // zero the last word first: the ABI pads byte strings with zeros
+                if padded { mstore(add(tail, padded), 0) }
+                mcopy(add(tail, 32), shr(128, w), fl)
+                tail := add(add(tail, 32), padded)
+            }
+            size := sub(tail, cd)
+            mstore(0x40, tail)
+        }
     }
 
     /// @notice Re-dispatches a batch whose delivery failed (for instance a service registered late).

@@ -111,6 +111,13 @@ async function main(): Promise<void> {
     const deployer = wallets[0]!;
     const voters = wallets.slice(1);
     const erc20MintGas = await bareMint(provider, deployer);
+    // GAS_BENCH_ONLY=N:B measures one fednode row (while tuning the contracts) and writes nothing.
+    const only = process.env.GAS_BENCH_ONLY?.match(/^(\d+):(\d+)$/);
+    if (only) {
+      const [n, b] = [Number(only[1]), Number(only[2])];
+      console.log(`fednode N=${n} B=${b}: ${Math.round(await fednodeRow(provider, deployer, n, b))} gas/deposit (bare mint ${erc20MintGas})`);
+      return;
+    }
     const rows: Row[] = [];
     for (const n of VALIDATOR_COUNTS) {
       for (const batch of BATCHES) {

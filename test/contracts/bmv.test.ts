@@ -4,7 +4,7 @@ import { Contract, Wallet, getBytes, hexlify, toUtf8String } from 'ethers';
 import { deployContract } from '../../src/chains/ethereum/artifacts.js';
 import { waitReceipt } from '../../src/chains/ethereum/provider.js';
 import { buildMessageProof, encodeRelayMessage, signDecision } from '../../src/chains/btp/index.js';
-import { Federation, relayOf, SRC_BMC, SRC_UID, NETWORK_TYPE_ID, expectRevert, mine, revertTo, snapshot, startEnv, stopEnv, testKeys, type Env } from './helpers.js';
+import { Federation, relayOf, SRC_BMC, SRC_UID, NETWORK_TYPE_ID, expectRevert, mine, revertTo, snapshot, startEnv, stopEnv, testKeys, unpackMessages, type Env } from './helpers.js';
 
 const ZERO = '0x0000000000000000000000000000000000000000';
 const vec = JSON.parse(readFileSync(new URL('../../../shared/vectors/btp2-eth-bmv-scenario.json', import.meta.url), 'utf8')) as {
@@ -27,8 +27,10 @@ describe('BtpMessageVerifier (eth type) on a real EVM', () => {
   afterEach(async () => revertTo(env.provider, snap));
 
   async function relay(bmv: Contract, prev: string, sn: number | bigint, hex: string): Promise<string[]> {
-    const [msgs] = (await bmv.getFunction('handleRelayMessage').staticCall('btp://0x2.eth/bmc', prev, sn, hex)) as [string[]];
+    const [blob, heights] = (await bmv.getFunction('handleRelayMessage').staticCall('btp://0x2.eth/bmc', prev, sn, hex)) as [string, bigint[]];
     await waitReceipt(env.provider, await bmv.getFunction('handleRelayMessage')('btp://0x2.eth/bmc', prev, sn, hex));
+    const msgs = unpackMessages(blob);
+    expect(heights).toHaveLength(msgs.length);
     return msgs;
   }
 
@@ -104,8 +106,9 @@ describe('BtpMessageVerifier (eth type) on a real EVM', () => {
     it('a duplicate relay is a cheap no-op', async () => {
       const b = fed.block(101, Array.from({ length: 5 }, (_, i) => new Uint8Array([i + 1])));
       const first = await waitReceipt(env.provider, await bmv.getFunction('handleRelayMessage')('b', SRC_BMC, 0, b.relay));
-      const msgs = (await bmv.getFunction('handleRelayMessage').staticCall('b', SRC_BMC, 5, b.relay)) as [string[]];
-      expect(msgs[0]).toEqual([]);
+      const msgs = (await bmv.getFunction('handleRelayMessage').staticCall('b', SRC_BMC, 5, b.relay)) as [string, bigint[]];
+      expect(msgs[0]).toBe('0x');
+      expect(msgs[1]).toEqual([]);
       const dup = await waitReceipt(env.provider, await bmv.getFunction('handleRelayMessage')('b', SRC_BMC, 5, b.relay));
       expect(dup.status).toBe(1);
       expect(dup.gasUsed * 2n).toBeLessThan(first.gasUsed);

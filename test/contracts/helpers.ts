@@ -180,4 +180,16 @@ export function depositMint(i: number, recipient: string, amountSats: bigint, op
   return encodeRecord({ type: 'deposit-mint', txid: txidOf(i, opts.salt ?? 0), vout: opts.vout ?? 0, amountSats, epoch: opts.epoch ?? 0, recipient: getBytes(recipient) });
 }
 
+/** Splits the BMV's packed message blob (u32 big-endian length ‖ message, per message). */
+export function unpackMessages(blob: string): string[] {
+  const b = getBytes(blob);
+  const out: string[] = [];
+  for (let p = 0; p < b.length; ) {
+    const len = new DataView(b.buffer, b.byteOffset + p, 4).getUint32(0);
+    out.push(hexlify(b.subarray(p + 4, p + 4 + len)));
+    p += 4 + len;
+  }
+  return out;
+}
+
 export type { Contract };
