@@ -92,7 +92,7 @@ contract BtpMessageCenter is Roles {
         // pointers to its payloads (ptr << 128 | len) until its call data is written.
         Run memory r;
         r.payloads = new uint256[](n);
-        bytes32 srcHash = keccak256(bytes(prev));
+        Prefix memory pre = _prefix(bytes(prev));
         uint256 p;
         uint256 end;
         assembly ("memory-safe") {
@@ -106,7 +106,7 @@ contract BtpMessageCenter is Roles {
             assembly ("memory-safe") { mend := add(mp, shr(224, mload(p))) }
             if (mend > end) revert MessageCountMismatch();
             p = mend;
-            (bytes32 svc, uint256 payload, bool ok) = _decodeMessage(mp, mend, srcHash);
+            (bytes32 svc, uint256 payload, bool ok) = _decodeMessage(mp, mend, pre);
             if (!ok) {
                 emit MessageDropped(sn + i, 1);
                 continue;
@@ -129,6 +129,51 @@ contract BtpMessageCenter is Roles {
         emit RelayHandled(net, msg.sender, sn, n);
     }
 
+    /// @dev The canonical RLP of `src ‖ dst` every message of the link starts with, as two
+    ///      masked words (len ≤ 64; len 0 = no fast path).
+    struct Prefix {
+        bytes32 srcHash; // keccak256(prev), for the general path
+        uint256 len;
+        uint256 w0;
+        uint256 m0;
+        uint256 w1;
+        uint256 m1;
+    }
+
+    function _prefix(bytes memory src) private view returns (Prefix memory pre) {
+        pre.srcHash = keccak256(src);
+        bytes memory dst = bytes(btpAddress);
+        // both short strings (one-byte header 0x80 + len): otherwise only the general path
+        if (src.length > 55 || dst.length > 55 || src.length + dst.length + 2 > 64) return pre;
+        bytes memory enc = abi.encodePacked(bytes1(uint8(0x80 + src.length)), src, bytes1(uint8(0x80 + dst.length)), dst);
+        uint256 len = enc.length;
+        pre.len = len;
+        pre.m0 = len >= 32 ? type(uint256).max : ~(type(uint256).max >> (8 * len));
+        pre.m1 = len <= 32 ? 0 : ~(type(uint256).max >> (8 * (len - 32)));
+        uint256 w0;
+        uint256 w1;
+        assembly ("memory-safe") {
+            w0 := mload(add(enc, 32))
+            w1 := mload(add(enc, 64))
+        }
+        pre.w0 = w0 & pre.m0;
+        pre.w1 = w1 & pre.m1;
+    }
+
+    /// @dev True when the `ll` bytes at `lp` start with the prefix (reads past `ll` are masked off
+    ///      or stay inside the blob, which is followed by allocated memory).
+    function _startsWith(uint256 lp, uint256 ll, Prefix memory pre) private pure returns (bool same) {
+        uint256 plen = pre.len;
+        if (plen == 0 || plen > ll) return false;
+        uint256 w0 = pre.w0;
+        uint256 m0 = pre.m0;
+        uint256 w1 = pre.w1;
+        uint256 m1 = pre.m1;
+        assembly ("memory-safe") {
+            same := and(eq(and(mload(lp), m0), w0), eq(and(mload(add(lp, 32)), m1), w1))
+        }
+    }
+
     struct Run {
         uint256[] payloads; // ptr << 128 | len, into the verifier's blob
         uint256 start; // first payload of the current run
@@ -144,7 +189,7 @@ contract BtpMessageCenter is Roles {
     /// @return svc keccak256 of the service name
     /// @return payload the payload as ptr << 128 | len (a view, nothing copied)
     /// @return ok false when the message is not for this link
-    function _decodeMessage(uint256 p, uint256 end, bytes32 srcHash)
+    function _decodeMessage(uint256 p, uint256 end, Prefix memory pre)
         internal
         view
         returns (bytes32 svc, uint256 payload, bool ok)
@@ -155,10 +200,17 @@ contract BtpMessageCenter is Roles {
         uint256 fp;
         uint256 fl;
         bool fList;
-        (fp, fl, p, fList) = IconRlp.next(lp, end); // src
-        if (fList || _hash(fp, fl) != srcHash) return (0, 0, false);
-        (fp, fl, p, fList) = IconRlp.next(p, end); // dst
-        if (fList || _hash(fp, fl) != _selfHash) return (0, 0, false);
+        if (_startsWith(lp, ll, pre)) {
+            // Fast path: src and dst are exactly the canonical encodings of `prev` and this BMC,
+            // which the general path below would accept too (one word compare instead of two
+            // item decodes and two hashes per message).
+            p = lp + pre.len;
+        } else {
+            (fp, fl, p, fList) = IconRlp.next(lp, end); // src
+            if (fList || _hash(fp, fl) != pre.srcHash) return (0, 0, false);
+            (fp, fl, p, fList) = IconRlp.next(p, end); // dst
+            if (fList || _hash(fp, fl) != _selfHash) return (0, 0, false);
+        }
         (fp, fl, p, fList) = IconRlp.next(p, end); // svc
         if (fList) return (0, 0, false);
         svc = _hash(fp, fl);
