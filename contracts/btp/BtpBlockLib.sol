@@ -147,16 +147,17 @@ library BtpBlockLib {
     /// @return root the MessagesRoot the proof implies
     /// @return leafCount the total number of messages in the block
     /// @return leftCount the number of messages to the left of the carried ones
-    /// @return msgs the message items (views into `enc`)
+    /// @return msgs the message items as views into `enc`, one word each:
+    ///         `ptr << 129 | len << 1 | isList` (no struct per leaf: this runs once per deposit)
     function computeMessageProof(IconRlp.Item memory enc)
         internal
         pure
-        returns (bytes32 root, uint256 leafCount, uint256 leftCount, IconRlp.Item[] memory msgs)
+        returns (bytes32 root, uint256 leafCount, uint256 leftCount, uint256[] memory msgs)
     {
         IconRlp.Item[] memory mp = enc.toList();
         if (mp.length != 3) revert IconRlp.RlpMalformed();
         IconRlp.Item[] memory lefts = mp[0].isNil() ? new IconRlp.Item[](0) : mp[0].toList();
-        msgs = mp[1].toList();
+        msgs = _leafViews(mp[1]);
         IconRlp.Item[] memory rights = mp[2].isNil() ? new IconRlp.Item[](0) : mp[2].toList();
         uint256 n = lefts.length + msgs.length + rights.length;
         if (n == 0) revert MessageProofMalformed();
@@ -170,17 +171,53 @@ library BtpBlockLib {
             leftCount += cnt[k];
             k++;
         }
-        for (uint256 i; i < msgs.length; ++i) {
-            lv[k] = 1;
-            cnt[k] = 1;
-            hs[k++] = msgs[i].payloadHash();
+        uint256 m = msgs.length;
+        assembly ("memory-safe") {
+            // k + m <= n by construction: unchecked leaf writes, each hashed from its view
+            let mv := add(msgs, 32)
+            let L := add(add(lv, 32), shl(5, k))
+            let C := add(add(cnt, 32), shl(5, k))
+            let H := add(add(hs, 32), shl(5, k))
+            for { let i := 0 } lt(i, m) { i := add(i, 1) } {
+                let w := mload(add(mv, shl(5, i)))
+                let o := shl(5, i)
+                mstore(add(L, o), 1)
+                mstore(add(C, o), 1)
+                mstore(add(H, o), keccak256(shr(129, w), and(shr(1, w), 0xffffffffffffffffffffffffffffffff)))
+            }
         }
+        k += m;
         for (uint256 i; i < rights.length; ++i) {
             (lv[k], cnt[k], hs[k]) = _proofNode(rights[i]);
             k++;
         }
         for (uint256 i; i < n; ++i) leafCount += cnt[i];
         root = _reduce(lv, cnt, hs, n);
+    }
+
+    /// @dev The children of a list item in one walk, as packed view words built in place at the
+    ///      free memory pointer (IconRlp.next does not allocate).
+    function _leafViews(IconRlp.Item memory list) private pure returns (uint256[] memory out) {
+        if (!list.isList) revert IconRlp.RlpNotList();
+        uint256 p = list.ptr;
+        uint256 end = p + list.len;
+        uint256 slot;
+        assembly ("memory-safe") {
+            out := mload(0x40)
+            slot := add(out, 32)
+        }
+        while (p < end) {
+            (uint256 ip, uint256 il, uint256 nx, bool isL) = IconRlp.next(p, end);
+            assembly ("memory-safe") {
+                mstore(slot, or(or(shl(129, ip), shl(1, il)), isL))
+                slot := add(slot, 32)
+            }
+            p = nx;
+        }
+        assembly ("memory-safe") {
+            mstore(out, shr(5, sub(sub(slot, out), 32)))
+            mstore(0x40, slot)
+        }
     }
 
     function _proofNode(IconRlp.Item memory it) private pure returns (uint256 level, uint256 leafCount, bytes32 hash) {
@@ -197,42 +234,54 @@ library BtpBlockLib {
     /// @dev Level-by-level pairing of a left-to-right node list: at pass `p` a node of level ≤ p
     ///      is joined with its right neighbour. An odd last node is carried up unchanged. A left
     ///      operand must be a full subtree no smaller than its right sibling.
+    ///      Unchecked: indices stay below `n` (w ≤ i), levels are ≥ 1, and ac + bc cannot
+    ///      overflow because the caller already summed every count with overflow checks.
     function _reduce(uint256[] memory lv, uint256[] memory cnt, bytes32[] memory hs, uint256 n)
         private
         pure
-        returns (bytes32)
+        returns (bytes32 root)
     {
-        for (uint256 pass = 1; n > 1; ++pass) {
-            if (pass > 256) revert MessageProofMalformed();
-            uint256 w;
-            for (uint256 i; i < n; ) {
-                uint256 al = lv[i];
-                uint256 ac = cnt[i];
-                if (al <= pass && i + 1 < n) {
-                    uint256 bc = cnt[i + 1];
-                    if (ac != (1 << (al - 1)) || ac < bc) revert MessageProofMalformed();
-                    bytes32 l = hs[i];
-                    bytes32 r = hs[i + 1];
-                    bytes32 h;
-                    assembly ("memory-safe") {
-                        mstore(0x00, l)
-                        mstore(0x20, r)
-                        h := keccak256(0x00, 0x40)
-                    }
-                    lv[w] = al + 1;
-                    cnt[w] = ac + bc;
-                    hs[w] = h;
-                    i += 2;
-                } else {
-                    lv[w] = al;
-                    cnt[w] = ac;
-                    hs[w] = hs[i];
-                    i += 1;
+        bytes4 malformed = MessageProofMalformed.selector;
+        assembly ("memory-safe") {
+            let L := add(lv, 32)
+            let C := add(cnt, 32)
+            let H := add(hs, 32)
+            for { let pass := 1 } gt(n, 1) { pass := add(pass, 1) } {
+                if gt(pass, 256) {
+                    mstore(0, malformed)
+                    revert(0, 4)
                 }
-                w++;
+                let w := 0
+                for { let i := 0 } lt(i, n) { w := add(w, 1) } {
+                    let oi := shl(5, i)
+                    let ow := shl(5, w)
+                    let al := mload(add(L, oi))
+                    let ac := mload(add(C, oi))
+                    switch and(iszero(gt(al, pass)), lt(add(i, 1), n))
+                    case 1 {
+                        let bc := mload(add(C, add(oi, 32)))
+                        if or(iszero(eq(ac, shl(sub(al, 1), 1))), lt(ac, bc)) {
+                            mstore(0, malformed)
+                            revert(0, 4)
+                        }
+                        mstore(0x00, mload(add(H, oi)))
+                        mstore(0x20, mload(add(H, add(oi, 32))))
+                        let h := keccak256(0x00, 0x40)
+                        mstore(add(L, ow), add(al, 1))
+                        mstore(add(C, ow), add(ac, bc))
+                        mstore(add(H, ow), h)
+                        i := add(i, 2)
+                    }
+                    default {
+                        mstore(add(L, ow), al)
+                        mstore(add(C, ow), ac)
+                        mstore(add(H, ow), mload(add(H, oi)))
+                        i := add(i, 1)
+                    }
+                }
+                n := w
             }
-            n = w;
+            root := mload(H)
         }
-        return hs[0];
     }
 }

@@ -169,7 +169,7 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         if (rms.length == 0) revert IconRlp.RlpMalformed();
         rms = rms[0].toList();
         // messages stay views into the relay message until copied out at the end
-        IconRlp.Item[][] memory batches = new IconRlp.Item[][](rms.length);
+        uint256[][] memory batches = new uint256[][](rms.length); // packed views (BtpBlockLib)
         uint256[] memory batchHeights = new uint256[](rms.length);
 
         for (uint256 i; i < rms.length; ++i) {
@@ -191,10 +191,14 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         // in place, which saves an ABI array encode/decode and a copy per message (gas, issue 4).
         uint256 total;
         for (uint256 i; i < rms.length; ++i) {
-            IconRlp.Item[] memory b = batches[i];
-            for (uint256 j; j < b.length; ++j) {
-                if (b[j].isList) revert IconRlp.RlpNotBytes();
-                total += 4 + b[j].len;
+            uint256[] memory b = batches[i];
+            for (uint256 j; j < b.length; ) {
+                uint256 v = b[j];
+                if (v & 1 != 0) revert IconRlp.RlpNotBytes();
+                unchecked {
+                    total += 4 + uint128(v >> 1);
+                    ++j;
+                }
             }
         }
         messages = new bytes(total);
@@ -203,11 +207,12 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         assembly ("memory-safe") { w := add(messages, 32) }
         uint256 k;
         for (uint256 i; i < rms.length; ++i) {
-            IconRlp.Item[] memory b = batches[i];
+            uint256[] memory b = batches[i];
             uint256 height = batchHeights[i];
             for (uint256 j; j < b.length; ++j) {
-                uint256 src = b[j].ptr;
-                uint256 len = b[j].len;
+                uint256 v = b[j];
+                uint256 src = v >> 129;
+                uint256 len = uint128(v >> 1);
                 assembly ("memory-safe") {
                     // the length word's 28 trailing zero bytes are overwritten by the message (or
                     // land past the blob, in unallocated memory)
@@ -263,18 +268,19 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         }
     }
 
-    function _messageProof(Ctx memory c, IconRlp.Item memory body) internal pure returns (IconRlp.Item[] memory take) {
-        (bytes32 r, uint256 leafCount, uint256 left, IconRlp.Item[] memory msgs) = BtpBlockLib.computeMessageProof(body);
+    function _messageProof(Ctx memory c, IconRlp.Item memory body) internal pure returns (uint256[] memory take) {
+        (bytes32 r, uint256 leafCount, uint256 left, uint256[] memory msgs) = BtpBlockLib.computeMessageProof(body);
         if (r != c.root || leafCount != c.st.messageCount) revert InvalidMessageProof(r, leafCount);
         uint256 delivered = c.st.nextMessageSn - c.st.firstMessageSn;
         if (left > delivered) revert MessageGap(delivered, left);
         uint256 skip = delivered - left;
         if (skip >= msgs.length) return take; // all already delivered
         uint256 fresh = msgs.length - skip;
-        take = new IconRlp.Item[](fresh);
-        for (uint256 j; j < fresh; ++j) take[j] = msgs[skip + j];
         c.out += fresh;
         c.st.nextMessageSn += uint64(fresh);
+        if (skip == 0) return msgs; // the usual case: every carried message is new, no copy
+        take = new uint256[](fresh);
+        for (uint256 j; j < fresh; ++j) take[j] = msgs[skip + j];
     }
 
     /// @dev Checks every signature (nil entries skipped, invalid ones ignored) and the quorum;
