@@ -187,11 +187,13 @@ library BtpBlockLib {
             }
         }
         k += m;
+        // checked sums: an overflowing total still reverts (the reduction relies on that)
+        leafCount = leftCount + m;
         for (uint256 i; i < rights.length; ++i) {
             (lv[k], cnt[k], hs[k]) = _proofNode(rights[i]);
+            leafCount += cnt[k];
             k++;
         }
-        for (uint256 i; i < n; ++i) leafCount += cnt[i];
         root = _reduce(lv, cnt, hs, n);
     }
 

@@ -209,18 +209,23 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
         for (uint256 i; i < rms.length; ++i) {
             uint256[] memory b = batches[i];
             uint256 height = batchHeights[i];
-            for (uint256 j; j < b.length; ++j) {
-                uint256 v = b[j];
-                uint256 src = v >> 129;
-                uint256 len = uint128(v >> 1);
-                assembly ("memory-safe") {
+            // Unchecked: the blob was sized from these same views and `heights` has one slot per
+            // taken message (c.out), so neither write can pass its end.
+            assembly ("memory-safe") {
+                let n := mload(b)
+                let vp := add(b, 32)
+                let hp := add(add(heights, 32), shl(5, k))
+                for { let j := 0 } lt(j, n) { j := add(j, 1) } {
+                    let v := mload(add(vp, shl(5, j)))
+                    let len := and(shr(1, v), 0xffffffffffffffffffffffffffffffff)
                     // the length word's 28 trailing zero bytes are overwritten by the message (or
                     // land past the blob, in unallocated memory)
                     mstore(w, shl(224, len))
-                    mcopy(add(w, 4), src, len)
+                    mcopy(add(w, 4), shr(129, v), len)
+                    w := add(w, add(4, len))
+                    mstore(add(hp, shl(5, j)), height)
                 }
-                w += 4 + len;
-                heights[k++] = height;
+                k := add(k, n)
             }
         }
 
