@@ -1,5 +1,8 @@
 /** Small byte helpers shared by the Bitcoin modules (Uint8Array only, no Buffer). */
 
+// Hex and concatenation come from @noble/hashes rather than being written again here.
+export { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
+
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
@@ -11,25 +14,6 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && compareBytes(a, b) === 0;
-}
-
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-export function hexToBytes(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new TypeError('invalid hex');
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
-}
-
-export function bytesToHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 /** Bitcoin displays txids byte-reversed relative to their internal (hash) order. */
