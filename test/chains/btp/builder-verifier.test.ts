@@ -6,22 +6,13 @@ import { decodeRelayMessage, encodeRelayMessage } from '../../../src/chains/btp/
 import { nativeBackend } from '../../../src/chains/btp/secp256k1.js';
 import { verifyRelayMessage, initVerifierState, verifierConfig, type VerifierState } from '../../../src/chains/btp/verifier.js';
 import { fromHex } from '../../../src/chains/btp/bytes.js';
-import { blockUpdate, firstBlock, makeValidators, NTID, proofFor, SRC } from './helpers.js';
+import { blockUpdate, errorCode, firstBlock, makeValidators, NTID, proofFor, SRC } from './helpers.js';
 import { loadScenario } from './vectors.js';
 
 const config = verifierConfig({ srcNetworkUid: SRC, networkTypeId: NTID, backend: nativeBackend });
 const msg = (i: number): Uint8Array => new TextEncoder().encode(`deposit-${i}`);
 const bigMsg = (i: number): Uint8Array => new TextEncoder().encode(`deposit-${i}-`.padEnd(120, '.'));
 
-function errorCode(fn: () => unknown): string {
-  try {
-    fn();
-    return 'OK';
-  } catch (err) {
-    if (isBridgeError(err)) return err.code;
-    throw err;
-  }
-}
 
 describe('builder -> signatures -> relay messages -> verifier', () => {
   it('delivers every message of a chain of blocks, split under a size limit, with a validator-set change', () => {

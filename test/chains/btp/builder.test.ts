@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isBridgeError } from '../../../src/errors.js';
 import { toHex } from '../../../src/chains/btp/bytes.js';
 import { assembleProof, buildBlock, buildRelayMessages, sortValidators } from '../../../src/chains/btp/builder.js';
 import { decodeProofContext, encodeRelayMessage } from '../../../src/chains/btp/codec.js';
@@ -7,17 +6,8 @@ import { decisionHash, headerDecisionHash, headerNetworkSectionHash, proofContex
 import { messagesRoot } from '../../../src/chains/btp/merkle.js';
 import { BtpVerifier, verifierConfig, verifierStateToJson } from '../../../src/chains/btp/verifier.js';
 import { nativeBackend } from '../../../src/chains/btp/secp256k1.js';
-import { blockUpdate, firstBlock, makeValidators, NID, NTID, proofFor, SRC } from './helpers.js';
+import { blockUpdate, errorCode, firstBlock, makeValidators, NID, NTID, proofFor, SRC } from './helpers.js';
 
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-    return 'OK';
-  } catch (err) {
-    if (isBridgeError(err)) return err.code;
-    throw err;
-  }
-};
 
 describe('buildBlock', () => {
   const vs = makeValidators(4);
@@ -55,11 +45,11 @@ describe('buildBlock', () => {
   it('rejects unsorted, duplicate, empty or malformed validator sets', () => {
     const { state } = firstBlock(vs);
     const input = { srcNetworkUid: SRC, networkTypeId: NTID, height: 101, messages: [] };
-    expect(code(() => buildBlock(state, { ...input, nextValidators: [...addrs].reverse() }))).toBe('BTP_INVALID_VALIDATOR_SET');
-    expect(code(() => buildBlock(state, { ...input, nextValidators: [addrs[0]!, addrs[0]!] }))).toBe('BTP_INVALID_VALIDATOR_SET');
-    expect(code(() => buildBlock(state, { ...input, nextValidators: [] }))).toBe('BTP_INVALID_VALIDATOR_SET');
-    expect(code(() => buildBlock(state, { ...input, nextValidators: [new Uint8Array(19)] }))).toBe('BTP_INVALID_VALIDATOR_SET');
-    expect(code(() => buildBlock({ ...state, validators: [] }, input))).toBe('BTP_INVALID_VALIDATOR_SET');
+    expect(errorCode(() => buildBlock(state, { ...input, nextValidators: [...addrs].reverse() }))).toBe('BTP_INVALID_VALIDATOR_SET');
+    expect(errorCode(() => buildBlock(state, { ...input, nextValidators: [addrs[0]!, addrs[0]!] }))).toBe('BTP_INVALID_VALIDATOR_SET');
+    expect(errorCode(() => buildBlock(state, { ...input, nextValidators: [] }))).toBe('BTP_INVALID_VALIDATOR_SET');
+    expect(errorCode(() => buildBlock(state, { ...input, nextValidators: [new Uint8Array(19)] }))).toBe('BTP_INVALID_VALIDATOR_SET');
+    expect(errorCode(() => buildBlock({ ...state, validators: [] }, input))).toBe('BTP_INVALID_VALIDATOR_SET');
     expect(sortValidators([...addrs].reverse())).toEqual(addrs);
   });
 });
@@ -79,8 +69,8 @@ describe('assembleProof and buildRelayMessages', () => {
     const { state } = firstBlock(vs);
     const b = buildBlock(state, { srcNetworkUid: SRC, networkTypeId: NTID, height: 101, messages: [new Uint8Array(300), new Uint8Array(3000)] })!;
     const bu = blockUpdate(b, proofFor(b, vs, vs));
-    expect(code(() => buildRelayMessages(bu, b.messages, 100))).toBe('BTP_RELAY_TOO_LARGE');
-    expect(code(() => buildRelayMessages(bu, b.messages, 1500))).toBe('BTP_RELAY_TOO_LARGE');
+    expect(errorCode(() => buildRelayMessages(bu, b.messages, 100))).toBe('BTP_RELAY_TOO_LARGE');
+    expect(errorCode(() => buildRelayMessages(bu, b.messages, 1500))).toBe('BTP_RELAY_TOO_LARGE');
     // BlockUpdate alone first when even one message does not fit beside it
     const fits = buildRelayMessages(bu, b.messages.slice(0, 1), encodeRelayMessage({ items: [{ type: 1, blockUpdate: bu }] }).length + 10);
     expect(fits.map((r) => r.items.map((i) => i.type))).toEqual([[1], [2]]);
@@ -111,6 +101,6 @@ describe('BtpVerifier wrapper', () => {
     const vs = makeValidators(3);
     const { state } = firstBlock(vs);
     const b = buildBlock(state, { srcNetworkUid: SRC, networkTypeId: NTID, height: 101, messages: [Uint8Array.of(1)] })!;
-    expect(code(() => new BtpVerifier(b.headerBytes, verifierConfig({ srcNetworkUid: SRC, networkTypeId: NTID })))).toBe('BTP_INVALID_FIRST_HEADER');
+    expect(errorCode(() => new BtpVerifier(b.headerBytes, verifierConfig({ srcNetworkUid: SRC, networkTypeId: NTID })))).toBe('BTP_INVALID_FIRST_HEADER');
   });
 });

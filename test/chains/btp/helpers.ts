@@ -3,6 +3,7 @@ import { assembleProof, buildBlock, sortValidators, type BtpChainState, type Bui
 import { nativeBackend } from '../../../src/chains/btp/secp256k1.js';
 import { addressFromSecretKey, signDecision } from '../../../src/chains/btp/sign.js';
 import type { BlockUpdate, EthProof } from '../../../src/chains/btp/types.js';
+import { isBridgeError } from '../../../src/errors.js';
 
 export const SRC = '0x3.btc';
 export const NTID = 2;
@@ -40,4 +41,15 @@ export function firstBlock(validators: readonly TestValidator[]): { block: Built
 
 export function blockUpdate(block: BuiltBlock, proof: EthProof): BlockUpdate {
   return { header: block.header, proof };
+}
+
+/** 'OK' when `fn` returns, else the BridgeError code it threw (anything else is rethrown). */
+export function errorCode(fn: () => unknown): string {
+  try {
+    fn();
+    return 'OK';
+  } catch (err) {
+    if (isBridgeError(err)) return err.code;
+    throw err;
+  }
 }

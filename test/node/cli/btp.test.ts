@@ -1,33 +1,12 @@
-import { PassThrough } from 'node:stream';
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { isBridgeError } from '../../../src/errors.js';
 import { parseBytesArg, registerBtpCommands } from '../../../src/node/cli/commands/btp.js';
 import { loadScenario } from '../../chains/btp/vectors.js';
+import { runInProcess, type InProcessResult } from '../../helpers/commander.js';
 
 const scenario = loadScenario();
 
-async function run(args: string[]): Promise<{ out: string; err: string; error: unknown }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const program = new Command('fednode').exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
-  registerBtpCommands(program, { stdout, stderr });
-  for (const c of program.commands) {
-    c.exitOverride();
-    for (const sub of c.commands) sub.exitOverride();
-  }
-  let error: unknown = null;
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    error = e;
-  }
-  return { out, err, error };
-}
+const run = (args: string[]): Promise<InProcessResult> => runInProcess(registerBtpCommands, args);
 
 const verifyArgs = (relays: string[]): string[] => [
   'btp',

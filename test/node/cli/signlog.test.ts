@@ -1,8 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keccak256, toHex } from '../../../src/chains/btp/bytes.js';
 import { buildPayout, bumpPayoutFee, DEFAULT_PAYOUT_LIMITS, type FederationUtxo } from '../../../src/chains/bitcoin/payout.js';
@@ -15,28 +13,10 @@ import { openDatabase } from '../../../src/node/db/database.js';
 import { silentLogger } from '../../../src/node/logger.js';
 import { SignLog } from '../../../src/node/signlog/signlog.js';
 import { P2WPKH, epochOf, randomHash, validators } from '../../consensus/fixtures.js';
+import { runInProcess, type InProcessResult } from '../../helpers/commander.js';
 
-async function run(args: string[]): Promise<{ out: string; err: string; error: unknown }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const program = new Command('fednode').exitOverride().option('-d, --datadir <dir>').configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
-  registerSignlogCommands(program, { stdout, stderr, stdin: process.stdin, env: {} });
-  for (const c of program.commands) {
-    c.exitOverride();
-    for (const sub of c.commands) sub.exitOverride();
-  }
-  let error: unknown = null;
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    error = e;
-  }
-  return { out, err, error };
-}
+const run = (args: string[]): Promise<InProcessResult> =>
+  runInProcess(registerSignlogCommands, args, { globalOptions: (p) => p.option('-d, --datadir <dir>') });
 
 const e0 = epochOf(0, validators(3, 'cli-signlog'), 0, 100);
 const utxo = (tag: string, amount: bigint, height: number): FederationUtxo => ({ txid: Buffer.from(randomHash(tag)).toString('hex'), vout: 0, amountSats: amount, height, script: e0.script, kind: 'p2wsh' });
