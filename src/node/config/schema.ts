@@ -94,6 +94,8 @@ export const configSchema = z
             bmv: evmAddress.optional(),
             bsh: evmAddress.optional(),
             btct: evmAddress.optional(),
+            /** Payout coordinator (UTXO ledger, batches, witnesses; docs/CONTRACTS.md). */
+            payout: evmAddress.optional(),
           })
           .strict()
           .prefault({}),
