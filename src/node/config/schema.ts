@@ -39,6 +39,8 @@ export const configSchema = z
     network: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { message: 'expected a lowercase name like "devnet"' }).default('devnet'),
     /** Data directory; relative paths are resolved against the config file's directory. */
     dataDir: z.string().min(1).default('.'),
+    /** Federation genesis file (src/node/genesis); relative paths are resolved against the data directory. */
+    genesisFile: z.string().min(1).default('genesis.json'),
     log: z
       .object({
         level: z.enum(LOG_LEVELS).default('info'),
