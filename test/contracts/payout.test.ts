@@ -2,8 +2,9 @@
 // buildPayout (src/chains/bitcoin/payout.ts), sighashes to payoutSighashes, and witness
 // signatures made by signPayoutInputs are recorded with per-input quorum.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Contract, Wallet, getBytes, hexlify, keccak256, type TransactionReceipt } from 'ethers';
-import { networks, payments } from 'bitcoinjs-lib';
+import { Contract, SigningKey, Wallet, computeAddress, getBytes, hexlify, keccak256, type TransactionReceipt } from 'ethers';
+import { Transaction, networks, payments, script as bscript } from 'bitcoinjs-lib';
+import { loadSharedVector } from '../helpers/vectors.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { federationScript, type FederationScript } from '../../src/chains/bitcoin/scripts.js';
 import { buildPayout, bumpPayoutFee, type FederationUtxo, type PayoutPlan, type Withdrawal } from '../../src/chains/bitcoin/payout.js';
@@ -86,6 +87,34 @@ describe('PayoutCoordinator: ledger, batches, sighashes, witnesses', () => {
   }
 
   const limits = { feeRateSatPerKvB: 10_000n, maxInputs: 10, maxWithdrawals: 100, maxWeight: 100_000 };
+
+  it('BIP-143: reproduces the published P2SH-P2WSH vector sighash and accepts its signature only for its own key', async () => {
+    const v = loadSharedVector<Record<string, string | number>>('bip143-p2sh-p2wsh.json');
+    const tx = Transaction.fromHex(v.unsignedTx as string);
+    const i = v.inputIndex as number;
+    const inp = tx.ins[i]!;
+    const h = (await f.d.payoutCodec.getFunction('sighash')(
+      tx.version, `0x${v.hashPrevouts}`, `0x${v.hashSequence}`,
+      { txid: hexlify(inp.hash), vout: inp.index, scriptCode: `0x${v.witnessScript}`, amount: BigInt(v.amountSats as number), sequence: inp.sequence },
+      `0x${v.hashOutputsAll}`, tx.locktime,
+    )) as string;
+    expect(h).toBe(`0x${v.sighashAll}`);
+    const { signature, hashType } = bscript.signature.decode(Buffer.from(v.signatureDerWithHashType as string, 'hex'));
+    expect(hashType).toBe(1);
+    const r = hexlify(signature.subarray(0, 32));
+    const sv = hexlify(signature.subarray(32, 64));
+    const vectorAddr = computeAddress(SigningKey.computePublicKey(`0x${v.publicKey}`, false));
+    const recid = [0, 1].find((y) => SigningKey.computePublicKey(SigningKey.recoverPublicKey(h, { r, s: sv, yParity: y as 0 | 1 }), true) === `0x${v.publicKey}`)!;
+    expect(recid).toBeDefined();
+    const signer = await f.d.payoutCodec.getFunction('recoverSigner')(h, recid, r, sv);
+    expect(signer).toBe(vectorAddr);
+    // any other key: a validator's address never matches; the other recovery id gives another key
+    for (const k of f.signingKeys) expect(signer).not.toBe(new Wallet(k).address);
+    expect(await f.d.payoutCodec.getFunction('recoverSigner')(h, 1 - recid, r, sv)).not.toBe(vectorAddr);
+    // high S (n − s) is refused before ecrecover
+    const n = secp256k1.Point.CURVE().n;
+    expect(await f.d.payoutCodec.getFunction('recoverSigner')(h, 1 - recid, r, `0x${(n - BigInt(sv)).toString(16).padStart(64, '0')}`)).toBe('0x0000000000000000000000000000000000000000');
+  });
 
   it('builds the epoch script on chain exactly as scripts.ts (BIP-67 key order, m = N/2+1, epoch tag)', async () => {
     await send(f.d.epochScripts, user, 'ensure', 0);
