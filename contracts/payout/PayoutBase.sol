@@ -119,7 +119,6 @@ abstract contract PayoutBase {
     mapping(uint256 batchId => mapping(uint256 version => bytes32[])) internal _sighashes;
     /// @dev (batchId << 32 | version) → input → bitmap of script key indexes that signed.
     mapping(uint256 vkey => mapping(uint256 input => uint256)) internal _sigBits;
-    mapping(uint256 vkey => mapping(address signer => uint256)) internal _signedInputs;
     mapping(uint256 batchId => uint256) internal _dutyBits;
     /// @notice batchId that derived a sighash (0: never derived).
     mapping(bytes32 sighash => uint256) public derivedBy;

@@ -366,20 +366,30 @@ contract PayoutCoordinator is PayoutBase, IPayoutDuties {
         s.runLen = 0;
         address signer = s.runSigner;
         emit WitnessRecorded(s.batchId, s.version, signer, out);
-        uint256 signed = _signedInputs[s.vkey][signer] + len;
-        _signedInputs[s.vkey][signer] = signed;
-        if (signed == _requiredInputs(s.batchId, b, signer)) {
+        if (_signedAll(s.batchId, b, s.vkey, signer)) {
             uint256 member = _member(b.epoch, signer) & 0xffff;
-            if (member != 0) _dutyBits[s.batchId] |= 1 << (member - 1);
+            if (member != 0) {
+                uint256 bit = 1 << (member - 1);
+                uint256 duty = _dutyBits[s.batchId];
+                if (duty & bit == 0) _dutyBits[s.batchId] = duty | bit;
+            }
         }
     }
 
-    /// @dev Number of inputs of the batch whose script holds `signer`'s key.
-    function _requiredInputs(uint256 batchId, Batch storage b, address signer) internal view returns (uint256 n) {
-        if (b.singleEpoch) return _member(b.inputEpoch, signer) >> 16 != 0 ? b.nInputs : 0;
+    /// @dev True when `signer` has a recorded signature on every input whose script holds its
+    ///      key (reads the per-input bitmaps: no per-validator counter to write).
+    function _signedAll(uint256 batchId, Batch storage b, uint256 vkey, address signer) internal view returns (bool) {
+        uint256 lastEpoch = type(uint256).max;
+        uint256 k;
         for (uint256 i; i < b.nInputs; ++i) {
-            if (_member(_inputEpoch(batchId, b, i), signer) >> 16 != 0) ++n;
+            uint256 e = _inputEpoch(batchId, b, i);
+            if (e != lastEpoch) {
+                k = _member(e, signer) >> 16;
+                lastEpoch = e;
+            }
+            if (k != 0 && _sigBits[vkey][i] & (1 << (k - 1)) == 0) return false;
         }
+        return true;
     }
 
     function _loadEpochSigners(SubmitCtx memory s, uint256 e) internal view {
