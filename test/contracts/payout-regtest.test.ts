@@ -5,17 +5,18 @@
 // settles the batch on the home chain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transaction, payments, script as bscript } from 'bitcoinjs-lib';
-import { getBytes, hexlify, type Result } from 'ethers';
+import { Contract, Wallet, getBytes, hexlify, type Result } from 'ethers';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { federationScript, type FederationScript } from '../../src/chains/bitcoin/scripts.js';
 import { type FederationUtxo } from '../../src/chains/bitcoin/payout.js';
 import { assemblePayout, signPayoutInputs } from '../../src/chains/bitcoin/payout-signing.js';
-import { BITCOIN_ADDRESS_PARAMS } from '../../src/chains/ethereum/contracts.js';
+import { BITCOIN_ADDRESS_PARAMS, stakeValidator } from '../../src/chains/ethereum/contracts.js';
 import { witnessSigArg } from '../../src/chains/ethereum/bindings.js';
 import { waitReceipt } from '../../src/chains/ethereum/provider.js';
+import { isBridgeError } from '../../src/errors.js';
 import { fundFederation, startRegtest, type Regtest } from '../fixtures/bitcoin/regtest.js';
 import { testKeys as btcKeys } from '../fixtures/bitcoin/keys.js';
-import { deliverRecords, eventsOf, importAll, setupPayout, startEnv, stopEnv, type Env, type PayoutFixture } from './helpers.js';
+import { SRC_BMC, deliverRecords, eventsOf, expectRevert, importAll, increaseTime, setupPayout, startEnv, stopEnv, testKeys, type Env, type PayoutFixture } from './helpers.js';
 
 const N = 4;
 const M = N / 2 + 1;
@@ -29,7 +30,7 @@ describe('payout batch signed on the home contract, mined by bcoin regtest', () 
 
   beforeAll(async () => {
     rt = await startRegtest();
-    env = await startEnv(2 + N + 2);
+    env = await startEnv(2 + N + 3);
     f = await setupPayout(env, N, { bitcoin: BITCOIN_ADDRESS_PARAMS['bcoin-regtest'], payout: { feeRateSatPerKvB: 2_000n } });
     script0 = federationScript({ keys: f.signingKeys.map((k) => secp256k1.getPublicKey(getBytes(k), true)), threshold: M, epoch: 0 });
   });
@@ -108,5 +109,92 @@ describe('payout batch signed on the home contract, mined by bcoin regtest', () 
     expect(res.txid).toBe(ev![2]);
     const change = await rt.node.rpc.getTxOut(txid, 0);
     expect(BigInt.asUintN(64, res.word as bigint)).toBe(change!.valueSats);
+  });
+
+  it('rotation: the first payout after an epoch change moves the old epoch\'s coins to the new script; the old keys can no longer spend them', async () => {
+    const user = env.wallets[2 + N]!;
+    const newcomer = env.wallets[2 + N + 1]!;
+    const newKey = testKeys(1, 'payout-newcomer')[0]!;
+    const registry = f.d.registry!;
+    // a stronger newcomer: epoch 1 swaps it for the weakest member (maxChurn allows it)
+    await stakeValidator(registry, env.provider, { operator: newcomer, signingKey: newKey, peerId: '0x02', amountWei: 10n ** 16n });
+    await increaseTime(env.provider, 61);
+    await waitReceipt(env.provider, await registry.getFunction('freezeNextEpoch')());
+    const set1: string[] = [...(await registry.getFunction('epochValidators')(1))];
+    expect(set1).toContain(new Wallet(newKey).address);
+    const keyOf = new Map([...f.signingKeys, newKey].map((k) => [new Wallet(k).address, k]));
+    const leaver = f.signingKeys.find((k) => !set1.includes(new Wallet(k).address))!;
+    expect(leaver).toBeDefined();
+    // the last BTP block of epoch 0 carries NextProofContext: the BMV activates epoch 1
+    f.fed.addKeys([newKey]);
+    const b = f.fed.block(f.height++, [], { nextValidators: set1 });
+    await waitReceipt(env.provider, await (f.d.bmc.connect(env.wallets[1]!) as Contract).getFunction('handleRelayMessage')(SRC_BMC, b.relay));
+    expect(await registry.getFunction('currentEpoch')()).toBe(1n);
+    const script1 = federationScript({ keys: set1.map((a) => secp256k1.getPublicKey(getBytes(keyOf.get(a)!), true)), threshold: M, epoch: 1 });
+
+    // a deposit to the old address (inside the old-address window) and a withdrawal
+    const d3 = await fundFederation(rt, script0, 'p2wsh', 250_000n);
+    await deliverRecords(env, f, [{ type: 'deposit-mint', txid: internal(d3.txid), vout: d3.vout, amountSats: d3.amountSats, epoch: 0, recipient: getBytes(user.address) }]);
+    await importAll(env, f);
+    const payee = payments.p2wpkh({ pubkey: btcKeys(1, 'payee-2')[0]!.publicKey, network: rt.node.network });
+    await waitReceipt(env.provider, await (f.d.bsh.connect(user) as Contract).getFunction('transferToForeign')(payee.address!, 100_000n));
+    const closed = await waitReceipt(env.provider, await f.d.payout.getFunction('closeBatch')());
+    const [ev] = eventsOf(f.d.payout, closed, 'BatchClosed');
+    const batchId = ev![0] as bigint;
+    const unsigned = Transaction.fromHex((ev![3] as string).slice(2));
+    // change (output 0) pays the new epoch's P2WSH; both inputs are epoch 0's
+    expect(hexlify(unsigned.outs[0]!.script)).toBe(hexlify(script1.p2wshOutput));
+    expect(await f.d.epochScripts.getFunction('epochScript')(1)).toBe(hexlify(script1.witnessScript));
+    const [, , , epochs] = (await f.d.payout.getFunction('batchInputs')(batchId)) as Result;
+    expect((epochs as bigint[]).map(Number)).toEqual([0, 0]);
+    const [rTxid] = (await f.d.payout.getFunction('batchInputs')(batchId)) as Result;
+    const reserveNow: FederationUtxo = { txid: Buffer.from(getBytes((rTxid as string[])[0]!)).reverse().toString('hex'), vout: 0, amountSats: (await rt.node.rpc.getTxOut(Buffer.from(getBytes((rTxid as string[])[0]!)).reverse().toString('hex'), 0))!.valueSats, height: 0, script: script0, kind: 'p2wsh' };
+    const inputs = [reserveNow, d3];
+    // epoch 0's keys sign epoch 0's inputs (the leaver included: its duty lasts through unbonding)
+    const signers = [leaver, ...f.signingKeys.filter((k) => k !== leaver)].slice(0, M);
+    const all = signers.flatMap((k) => signPayoutInputs(unsigned, inputs, getBytes(k)).map(witnessSigArg));
+    const r = await waitReceipt(env.provider, await f.d.payout.getFunction('submitSignatures')(batchId, 0, all));
+    expect(eventsOf(f.d.payout, r, 'BatchApproved')).toHaveLength(1);
+    const collected = new Map<number, Map<number, Uint8Array>>();
+    for (const w of all) {
+      if (!collected.has(w.input)) collected.set(w.input, new Map());
+      collected.get(w.input)!.set(w.keyIndex, bscript.signature.encode(Buffer.concat([Buffer.from(getBytes(w.r)), Buffer.from(getBytes(w.s))]), 1));
+    }
+    const swept = assemblePayout(unsigned, inputs, collected);
+    const txid = await rt.node.rpc.sendRawTransaction(swept.toHex());
+    await rt.faucet.mine(1);
+    expect((await rt.node.rpc.getTxOut(txid, 0))?.confirmations).toBe(1);
+    await deliverRecords(env, f, [{ type: 'payout-confirmed', txid: internal(txid), batchId, btcHeight: await rt.node.rpc.getBlockCount() }]);
+    const [res] = (await f.d.payout.getFunction('ledgerUtxos')(0, 1)) as Result;
+    expect(Number((res.word as bigint) >> 64n & 0xffffffffn)).toBe(1); // the reserve is epoch 1's now
+
+    // the old keys cannot move the coins any more: a spend of the new reserve by epoch 0's
+    // quorum (its witness script, its signatures) is rejected by bcoin
+    const change = (await rt.node.rpc.getTxOut(txid, 0))!.valueSats;
+    const thief = new Transaction();
+    thief.version = 2;
+    thief.addInput(Buffer.from(txid, 'hex').reverse(), 0, 0xfffffffd);
+    thief.addOutput(payments.p2wpkh({ pubkey: btcKeys(1, 'thief')[0]!.publicKey, network: rt.node.network }).output!, change - 10_000n);
+    const oldUtxo: FederationUtxo = { txid, vout: 0, amountSats: change, height: 0, script: script0, kind: 'p2wsh' };
+    const oldSigs = new Map<number, Map<number, Uint8Array>>([[0, new Map()]]);
+    for (const k of f.signingKeys.slice(0, M)) for (const s of signPayoutInputs(thief, [oldUtxo], getBytes(k))) oldSigs.get(0)!.set(s.keyIndex, s.signature.der);
+    let reason = '';
+    try {
+      await rt.node.rpc.sendRawTransaction(assemblePayout(thief, [oldUtxo], oldSigs).toHex());
+    } catch (e) {
+      reason = isBridgeError(e, 'BTC_TX_REJECTED') ? String(e.context['reason']) : String(e);
+    }
+    expect(reason).toMatch(/WITNESS_PROGRAM_MISMATCH/);
+    // and the contract refuses the leaver's signature for the new epoch's input
+    await waitReceipt(env.provider, await (f.d.bsh.connect(user) as Contract).getFunction('transferToForeign')(payee.address!, 30_000n));
+    const c3 = await waitReceipt(env.provider, await f.d.payout.getFunction('closeBatch')());
+    const [ev3] = eventsOf(f.d.payout, c3, 'BatchClosed');
+    const tx3 = Transaction.fromHex((ev3![3] as string).slice(2));
+    const newReserve: FederationUtxo = { txid, vout: 0, amountSats: change, height: 0, script: script1, kind: 'p2wsh' };
+    expect(signPayoutInputs(tx3, [newReserve], getBytes(leaver))).toHaveLength(0);
+    const forged = signPayoutInputs(tx3, [{ ...newReserve, script: script0 }], getBytes(leaver)).map(witnessSigArg)[0]!;
+    await expectRevert(f.d.payout.getFunction('submitSignature')(ev3![0], 0, [forged]), 'InvalidWitnessSignature');
+    const ok = signPayoutInputs(tx3, [newReserve], getBytes(keyOf.get(set1[0]!)!)).map(witnessSigArg);
+    await waitReceipt(env.provider, await f.d.payout.getFunction('submitSignature')(ev3![0], 0, ok));
   });
 });
