@@ -129,6 +129,11 @@ abstract contract PayoutBase {
     uint256 public spentTotal;
     /// @notice Σ net amount of withdrawals paid (confirmed) or refunded.
     uint256 public settledWithdrawals;
+    /// @notice Home blocks after a batch's approval during which a validator's recording still
+    ///         completes its duty bit ({batchDuty}); set it to the slasher's `dutyBlocks` so a
+    ///         validator cannot clear a missed duty by recording after the deadline (default:
+    ///         unlimited). Signatures are still recorded and emitted after it.
+    uint64 public dutyWindow = type(uint64).max;
 
     event BatchClosed(uint256 indexed batchId, uint256 version, bytes32 txid, bytes unsignedTx);
     event WitnessRecorded(uint256 indexed batchId, uint256 version, address indexed validator, WitnessSig[] sigs);
@@ -139,6 +144,7 @@ abstract contract PayoutBase {
     event WithdrawalUnpayable(uint256 indexed id, uint256 amount);
     event DepositsImported(uint256 firstHeightIndex, uint256 heights, uint256 queueLength);
     event ReserveInitialized(bytes32 txid, uint256 vout, uint256 amount, uint256 epoch, uint8 kind);
+    event DutyWindowSet(uint256 blocks);
     event ParamsSet(uint256 maxInputs, uint256 maxWithdrawals, uint256 maxWeight, uint256 bumpAfterBlocks, uint256 approvalGasBudget);
 
     error NotBsh(address caller);

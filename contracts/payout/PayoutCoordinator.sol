@@ -366,7 +366,8 @@ contract PayoutCoordinator is PayoutBase, IPayoutDuties {
         s.runLen = 0;
         address signer = s.runSigner;
         emit WitnessRecorded(s.batchId, s.version, signer, out);
-        if (_signedAll(s.batchId, b, s.vkey, signer)) {
+        uint256 approvedAt = b.approvedAt;
+        if ((approvedAt == 0 || block.number - approvedAt <= dutyWindow) && _signedAll(s.batchId, b, s.vkey, signer)) {
             uint256 member = _member(b.epoch, signer) & 0xffff;
             if (member != 0) {
                 uint256 bit = 1 << (member - 1);
@@ -403,6 +404,12 @@ contract PayoutCoordinator is PayoutBase, IPayoutDuties {
 
     function _popcount(uint256 x) internal pure returns (uint256 c) {
         for (; x != 0; x &= x - 1) ++c;
+    }
+
+    /// @notice Sets {dutyWindow} (admin): match the slasher's `dutyBlocks`.
+    function setDutyWindow(uint64 blocks) external onlyAdmin {
+        dutyWindow = blocks;
+        emit DutyWindowSet(blocks);
     }
 
     /// @notice Governance parameters (admin). maxWeight ≤ 400,000 (standard transaction weight).

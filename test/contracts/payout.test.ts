@@ -242,10 +242,17 @@ describe('PayoutCoordinator: ledger, batches, sighashes, witnesses', () => {
       const reg: string[] = await f.d.registry!.getFunction('epochValidators')(0);
       const expected = f.signingKeys.slice(0, M).reduce((b, k) => b | (1n << BigInt(reg.indexOf(new Wallet(k).address))), 0n);
       expect(bitmap).toBe(expected);
-      // a late signer still counts for its duty
+      // a late signer still counts for its duty inside the duty window, not after it
+      await send(f.d.payout, f.admin, 'setDutyWindow', 3);
+      const snapLate = await snapshot(env.provider);
+      await mine(env.provider, 5);
+      await send(f.d.payout, validator(M), 'submitSignature', batchId, 0, sigsOf(plan, f.signingKeys[M]!));
+      expect((await f.d.payout.getFunction('batchDuty')(batchId))[2]).toBe(expected);
+      await revertTo(env.provider, snapLate);
       await send(f.d.payout, validator(M), 'submitSignature', batchId, 0, sigsOf(plan, f.signingKeys[M]!));
       const [, , bitmap2] = await f.d.payout.getFunction('batchDuty')(batchId);
       expect(bitmap2).toBe(expected | (1n << BigInt(reg.indexOf(new Wallet(f.signingKeys[M]!).address))));
+      await expectRevert((f.d.payout.connect(user) as Contract).getFunction('setDutyWindow')(1), 'NotAdmin');
     });
 
     it('rejects a forged signature, one over another transaction, a non-validator\'s, a high-S one and a duplicate', async () => {
