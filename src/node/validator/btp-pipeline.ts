@@ -72,6 +72,8 @@ interface Pending {
   header: BTPBlockHeader;
   messages: Uint8Array[];
   own?: Attestation;
+  /** A signing attempt is in flight (open and tick must not sign the same height twice at once). */
+  signing: boolean;
   final: boolean;
   retryAt: number;
   submitting: boolean;
@@ -231,7 +233,7 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
 
   async #open(rec: PendingRecord, header: BTPBlockHeader, messages: Uint8Array[], restoring: boolean): Promise<void> {
     const now = this.#d.now();
-    const p: Pending = { record: rec, header, messages, final: false, retryAt: 0, submitting: false };
+    const p: Pending = { record: rec, header, messages, signing: false, final: false, retryAt: 0, submitting: false };
     this.#pending.set(rec.height, p);
     this.#m?.pending.set(this.#pending.size);
     this.#d.aggregator.open(rec.height, { validators: rec.validators.map(unhex), decisionHash: unhex(rec.decisionHash), decision: unhex(rec.decision), startedAt: rec.startedAt }, now);
@@ -245,7 +247,16 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
 
   /** Signs our block at `p` if allowed now (halt / stale view: later, from tick). */
   async #sign(p: Pending): Promise<void> {
-    if (p.own !== undefined) return;
+    if (p.own !== undefined || p.signing) return;
+    p.signing = true;
+    try {
+      await this.#signNow(p);
+    } finally {
+      p.signing = false;
+    }
+  }
+
+  async #signNow(p: Pending): Promise<void> {
     const snap = this.#d.snapshot();
     const nowMs = this.#d.now();
     const h = p.record.height;
