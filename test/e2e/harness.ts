@@ -147,6 +147,9 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       provider,
       bitcoin: { rpc: btc.rpc, faucet },
       validators: nodes.map((x) => ({ signingKey: x.signingKey, operatorKey: x.operator.privateKey, peerId: x.peerId })),
+      // bcoin's regtest bootstrap mines hundreds of blocks at once, so block times (and the MTP)
+      // run ahead of the wall clock by minutes; a wide margin keeps the home view "not behind".
+      registryParams: { activationMarginSec: 3_600 },
     });
     const k = opts.confirmations ?? 2;
     for (const x of nodes) {
