@@ -305,6 +305,25 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     });
   });
 
+  it('an ejected validator leaves at the next switch, withdraws what is left after unbonding, and its key can never stake again', async () => {
+    const v = set0[1]!;
+    const op = opOf(v);
+    await waitReceipt(env.provider, await submitBtpEquivocation(asReporter(), btpEvidence(keyOf(v), decision(900, 1), decision(900, 2), 900)));
+    await increaseTime(env.provider, REG.epochDurationSec);
+    await call(registry, reporter, 'freezeNextEpoch');
+    const frozen: string[] = await registry.getFunction('epochValidators')(1);
+    expect(frozen).not.toContain(v);
+    await call(d.bmc, operators[0]!, 'handleRelayMessage', SRC_BMC, fed.block(GENESIS + 1, [], { nextValidators: frozen }).relay);
+    const r = registry.connect(op) as Contract;
+    await expectSlashRevert(r.getFunction('withdrawStake')(), 'UnbondingNotOver');
+    await increaseTime(env.provider, REG.unbondingPeriodSec);
+    const before = await env.provider.getBalance(op.address);
+    const rc = await call(registry, op, 'withdrawStake');
+    expect(await env.provider.getBalance(op.address)).toBe(before + STAKE / 2n - rc.gasUsed * rc.gasPrice);
+    // the same signing key, even from a fresh operator, is refused
+    await expectSlashRevert(stakeValidator(registry, env.provider, { operator: env.wallets[9]!, signingKey: keyOf(v), peerId: '0x01', amountWei: STAKE }), 'ValidatorEjected');
+  });
+
   it('unbonding stake stays slashable, and withdrawal waits an unbonding period after the validator left the set', async () => {
     const v = set0[2]!;
     const op = opOf(v);
