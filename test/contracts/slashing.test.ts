@@ -14,7 +14,7 @@ const DST_BMC = 'btp://0x7a69.eth/bmc';
 // maxChurn 1: ejection must not depend on the churn budget
 const REG = { minStakeWei: ETH, unbondingPeriodSec: 1_000, maxActive: 5, maxChurn: 1, activationMarginSec: 600, epochDurationSec: 3_600 };
 // T = 150 home blocks (> the BMV's 100-block signature window); 1 % per missed duty, 2.5 % per epoch
-const SLASH = { dutyBlocks: 150, missedDutyBps: 100, missedDutyCapBps: 250, equivocationBps: 5_000, reporterBps: 1_000 };
+const SLASH = { dutyBlocks: 150, missedDutyBps: 100, missedDutyCapBps: 250, equivocationBps: 5_000, reporterBps: 1_000, keeperBps: 500 };
 const GENESIS = 500;
 
 describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
@@ -117,8 +117,8 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     expect(slashEvents(rc, 'MissedDutySlashed')).toEqual([[0n, BigInt(h), set0[0], 0n, cut]]);
     expect(slashEvents(rc, 'DutySettled')).toEqual([[0n, BigInt(h), reporter.address, 1n, cut]]);
     expect(await env.provider.getBalance(await registry.getAddress())).toBe(regBefore - cut);
-    expect(await slasher.getFunction('rewardOf')(reporter.address)).toBe(cut / 10n);
-    expect(await slasher.getFunction('treasuryOwed')()).toBe(cut - cut / 10n);
+    expect(await slasher.getFunction('rewardOf')(reporter.address)).toBe(cut / 20n); // keeperBps 5 %
+    expect(await slasher.getFunction('treasuryOwed')()).toBe(cut - cut / 20n);
     expect(await ejected(set0[0]!)).toBe(false); // missed duty does not eject
     await expectSlashRevert(asReporter().getFunction('reportMissedBlock')(h), 'DutyAlreadySettled');
     await expectSlashRevert(asReporter().getFunction('reportMissedBlock')(h + 50), 'UnknownBlock');
