@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Contract, Wallet, getBytes, hexlify, toBeHex, toUtf8Bytes, zeroPadValue, type TransactionReceipt } from 'ethers';
+import { Contract, ContractFactory, Wallet, ZeroAddress, getBytes, hexlify, toBeHex, toUtf8Bytes, zeroPadValue, type TransactionReceipt } from 'ethers';
 import { BITCOIN_ADDRESS_PARAMS, deployBridge, deployRegistry, signRaw, stakeValidator, type BridgeDeployment } from '../../src/chains/ethereum/contracts.js';
-import { waitReceipt } from '../../src/chains/ethereum/provider.js';
-import { bitcoinEquivocationArgs, btpEquivocationArgs, deploySlasher, submitBitcoinEquivocation, submitBtpEquivocation } from '../../src/chains/ethereum/slashing.js';
+import { MAX_TX_GAS, waitReceipt } from '../../src/chains/ethereum/provider.js';
+import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
+import { bitcoinEquivocationArgs, btpEquivocationArgs, deploySlasher, setSlasherPayout, submitBitcoinEquivocation, submitBtpEquivocation } from '../../src/chains/ethereum/slashing.js';
 import { verifyBitcoinEquivocation, verifyBtpEquivocation, type BitcoinEquivocationEvidence, type BtpEquivocationEvidence } from '../../src/consensus/equivocation.js';
 import type { BtpChainState } from '../../src/chains/btp/index.js';
 import { Federation, NETWORK_TYPE_ID, SRC_BMC, SRC_UID, depositMint, increaseTime, mine, revertTo, snapshot, startEnv, stopEnv, testKeys, type Env } from './helpers.js';
@@ -97,6 +98,19 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     await expectSlashRevert(asReporter().getFunction('setParams')(SLASH), 'Unauthorized');
     await expectSlashRevert(slasher.getFunction('setPayoutDuties')(admin.address), 'PayoutDutiesAlreadySet');
     await expectSlashRevert(asReporter().getFunction('claimReward')(), 'NothingToClaim');
+    await expectSlashRevert(asReporter().getFunction('payTreasury')(), 'NothingToClaim');
+
+    // a slasher deployed before the payout coordinator: the Bitcoin paths wait for it (set once)
+    const art = loadArtifact('Slasher');
+    const tx = await new ContractFactory(art.abi, art.bytecode, admin).getDeployTransaction(
+      admin.address, await registry.getAddress(), await d.bmv.getAddress(), ZeroAddress, treasury.address, Object.values(SLASH), { gasLimit: MAX_TX_GAS });
+    const early = new Contract((await waitReceipt(env.provider, await admin.sendTransaction(tx))).contractAddress!, art.abi, admin);
+    const txid = getBytes('0x' + '01'.repeat(32));
+    await expectSlashRevert(submitBitcoinEquivocation(early, bitcoinEvidence(keyOf(set0[0]!), bip143Preimage(txid, 0))), 'PayoutDutiesNotSet');
+    await expectSlashRevert(early.getFunction('reportMissedBatch')(1), 'PayoutDutiesNotSet');
+    await setSlasherPayout(early, env.provider, payout);
+    expect(await early.getFunction('payout')()).toBe(await payout.getAddress());
+    await expectSlashRevert(early.getFunction('reportMissedBatch')(1), 'BatchNotApproved');
   });
 
   it('missed BTP duty: not before T (nor before the signature window closes), a late recordSignature counts, once per block', async () => {
