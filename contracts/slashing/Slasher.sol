@@ -244,7 +244,10 @@ contract Slasher is ISlasher, Roles {
     ///         Round, NTSHash]` and reverts unless `d` is its canonical ICON-RLP encoding with
     ///         integers ≤ 2^53 − 1 — the inputs the TypeScript decoder (src/chains/btp/codec.ts
     ///         decodeDecision) accepts. Re-encoding and comparing makes the on-chain reader exactly
-    ///         as strict as the off-chain one without a second canonical decoder.
+    ///         as strict as the off-chain one without a second canonical decoder. UTF-8 validity
+    ///         of SrcNetworkUID is not checked here: evidence must carry this BMV's UID anyway
+    ///         (`ForeignDecision`), which is valid UTF-8 (test/contracts/slashing.test.ts checks
+    ///         this parity on edge encodings and every one-byte mutation of a decision).
     /// @return srcHash keccak256 of the SrcNetworkUID bytes
     function decodeDecision(bytes calldata d)
         external

@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Contract, ContractFactory, Wallet, ZeroAddress, getBytes, hexlify, toBeHex, toUtf8Bytes, zeroPadValue, type TransactionReceipt } from 'ethers';
+import { Contract, ContractFactory, Wallet, ZeroAddress, getBytes, hexlify, keccak256, toBeHex, toUtf8Bytes, zeroPadValue, type TransactionReceipt } from 'ethers';
 import { BITCOIN_ADDRESS_PARAMS, deployBridge, deployRegistry, signRaw, stakeValidator, type BridgeDeployment } from '../../src/chains/ethereum/contracts.js';
 import { MAX_TX_GAS, waitReceipt } from '../../src/chains/ethereum/provider.js';
 import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
 import { bitcoinEquivocationArgs, btpEquivocationArgs, deploySlasher, setSlasherPayout, submitBitcoinEquivocation, submitBtpEquivocation } from '../../src/chains/ethereum/slashing.js';
 import { verifyBitcoinEquivocation, verifyBtpEquivocation, type BitcoinEquivocationEvidence, type BtpEquivocationEvidence } from '../../src/consensus/equivocation.js';
-import type { BtpChainState } from '../../src/chains/btp/index.js';
+import { decodeDecision, intToBytes, rlpEncode, type BtpChainState } from '../../src/chains/btp/index.js';
 import { Federation, NETWORK_TYPE_ID, SRC_BMC, SRC_UID, depositMint, increaseTime, mine, revertTo, snapshot, startEnv, stopEnv, testKeys, type Env } from './helpers.js';
 import { bip143Preimage, bitcoinEvidence, btpEvidence, decision, deployPayoutMock, expectSlashRevert, highS, sha256d, signKeccak } from './slashing-helpers.js';
 
@@ -257,6 +257,66 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
       expect(next).toEqual(set0.filter((a) => a !== v && a !== w));
       expect(await registry.getFunction('stakeOf')(v)).toEqual([half, true]);
     });
+  });
+
+  it('decision decoding: the contract accepts exactly the preimages the TypeScript decoder accepts (mutations and edge encodings)', async () => {
+    const base = decision(0x1234, 0x5c);
+    const int = (v: bigint): Uint8Array => intToBytes(v);
+    const nts = new Uint8Array(32).fill(7);
+    const src = new TextEncoder().encode(SRC_UID);
+    const crafted: Uint8Array[] = [
+      rlpEncode([src, int(2n), int(0n), int(0n), nts]), // height 0 is the byte 00
+      rlpEncode([src, int(2n), int(0x80n), int(0n), nts]), // 0x80 needs a sign byte
+      rlpEncode([src, int(2n), int((1n << 53n) - 1n), int(0n), nts]), // the largest safe integer
+      rlpEncode([src, int(2n), int(1n << 53n), int(0n), nts]), // one above: RLP_INT_RANGE
+      rlpEncode([src, int(2n), int(-1n), int(0n), nts]), // negative
+      rlpEncode([src, int(2n), Uint8Array.of(0, 5), int(0n), nts]), // non-minimal integer
+      rlpEncode([src, int(2n), new Uint8Array(0), int(0n), nts]), // empty integer
+      rlpEncode([src, int(2n), int(5n), int(0n), nts.subarray(1)]), // 31-byte hash
+      rlpEncode([src, int(2n), int(5n), int(0n), nts, int(0n)]), // six fields
+      rlpEncode([null, int(2n), int(5n), int(0n), nts]), // nil source
+      rlpEncode([[], int(2n), int(5n), int(0n), nts]), // a list as source
+      rlpEncode([new Uint8Array(0), int(2n), int(5n), int(0n), nts]), // empty source
+      rlpEncode([src, int(2n), int(5n), int(0n), nts]).subarray(1), // no list header
+      Uint8Array.from([...base, 0]), // trailing byte
+    ];
+    // every single-byte change of a valid preimage (a bounded, deterministic set)
+    const mutated: Uint8Array[] = [];
+    for (let i = 0; i < base.length; i++) {
+      for (const x of [0x00, 0x01, 0x7f, 0x80, 0x81, 0xb8, 0xc0, 0xf8, 0xff, base[i]! ^ 0x01]) {
+        if (x === base[i]) continue;
+        const m = Uint8Array.from(base);
+        m[i] = x;
+        mutated.push(m);
+      }
+      mutated.push(base.subarray(0, i));
+    }
+    let accepted = 0;
+    for (const input of [...crafted, ...mutated]) {
+      let ts: ReturnType<typeof decodeDecision> | undefined;
+      try {
+        ts = decodeDecision(input);
+      } catch {
+        ts = undefined;
+      }
+      let sol: unknown[] | undefined;
+      try {
+        sol = [...((await slasher.getFunction('decodeDecision')(input)) as unknown[])];
+      } catch {
+        sol = undefined;
+      }
+      // Whatever TypeScript decodes, the contract decodes to the same fields. The contract does
+      // not check UTF-8 (TypeScript does), which only matters for a source network other than
+      // this BMV's — refused by both as evidence. So the evidence-level predicate must agree.
+      if (ts) {
+        expect(sol, `input ${hexlify(input)}: TypeScript accepts`).toEqual([keccak256(toUtf8Bytes(ts.srcNetworkUid)), BigInt(ts.dstNetworkTypeId), BigInt(ts.height), BigInt(ts.round), hexlify(ts.networkTypeSectionHash)]);
+      }
+      const tsOk = ts !== undefined && ts.srcNetworkUid === SRC_UID && ts.dstNetworkTypeId === NETWORK_TYPE_ID;
+      const solOk = sol !== undefined && sol[0] === keccak256(toUtf8Bytes(SRC_UID)) && sol[1] === BigInt(NETWORK_TYPE_ID);
+      expect(solOk, `input ${hexlify(input)}`).toBe(tsOk);
+      if (tsOk) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(5); // the valid encodings (and harmless mutations) went through both
   });
 
   describe('Bitcoin equivocation', () => {
