@@ -2,12 +2,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Contract, ContractFactory, Wallet, ZeroAddress, getBytes, hexlify, keccak256, toBeHex, toUtf8Bytes, zeroPadValue, type TransactionReceipt } from 'ethers';
 import { BITCOIN_ADDRESS_PARAMS, deployBridge, deployRegistry, signRaw, stakeValidator, type BridgeDeployment } from '../../src/chains/ethereum/contracts.js';
 import { MAX_TX_GAS, waitReceipt } from '../../src/chains/ethereum/provider.js';
+import { decodeBip143Preimage } from '../../src/chains/bitcoin/sighash.js';
 import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
 import { bitcoinEquivocationArgs, btpEquivocationArgs, deploySlasher, setSlasherPayout, submitBitcoinEquivocation, submitBtpEquivocation } from '../../src/chains/ethereum/slashing.js';
 import { verifyBitcoinEquivocation, verifyBtpEquivocation, type BitcoinEquivocationEvidence, type BtpEquivocationEvidence } from '../../src/consensus/equivocation.js';
 import { decodeDecision, intToBytes, rlpEncode, type BtpChainState } from '../../src/chains/btp/index.js';
 import { Federation, NETWORK_TYPE_ID, SRC_BMC, SRC_UID, depositMint, increaseTime, mine, revertTo, snapshot, startEnv, stopEnv, testKeys, type Env } from './helpers.js';
-import { bip143Preimage, bitcoinEvidence, btpEvidence, decision, deployPayoutMock, expectSlashRevert, highS, sha256d, signKeccak } from './slashing-helpers.js';
+import { bip143Preimage, bitcoinEvidence, btpEvidence, decision, deployPayoutMock, expectSlashRevert, highS, revertName, sha256d, signKeccak } from './slashing-helpers.js';
 
 const ETH = 10n ** 18n;
 const STAKE = 10n * ETH;
@@ -360,6 +361,42 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
       expect(await stakeOf(v)).toBe(STAKE);
       expect(await ejected(v)).toBe(false);
       expect(await slasher.getFunction('treasuryOwed')()).toBe(0n);
+    });
+
+    it('preimage parsing: MalformedPreimage exactly when decodeBip143Preimage refuses (lengths and CompactSize forms)', async () => {
+      const v = set0[4]!;
+      const sig = new Uint8Array(65);
+      const withScript = (prefix: number[], len: number): Uint8Array => {
+        const p = bip143Preimage(txid, 0);
+        return Uint8Array.from([...p.subarray(0, 104), ...prefix, ...new Uint8Array(len).fill(0x51), ...p.subarray(104 + 1 + 71)]);
+      };
+      const inputs: Uint8Array[] = [
+        withScript([0x00], 0),
+        withScript([0xfc], 0xfc),
+        withScript([0xfd, 0xfd, 0x00], 0xfd),
+        withScript([0xfd, 0x00, 0x01], 0x100),
+        withScript([0xfd, 0xfc, 0x00], 0xfc), // non-canonical
+        withScript([0xfd, 0x10, 0x00], 0x10), // non-canonical
+        withScript([0xfe, 0x00, 0x01, 0x00, 0x00], 0x100),
+        withScript([0xff, 0x00, 0x01, 0, 0, 0, 0, 0, 0], 0x100),
+        withScript([0xfd], 0),
+        withScript([0xfd, 0xff], 0),
+      ];
+      const full = bip143Preimage(txid, 0);
+      for (let n = 0; n <= full.length + 2; n += n < 100 ? 25 : 1) inputs.push(n <= full.length ? full.subarray(0, n) : Uint8Array.from([...full, ...new Uint8Array(n - full.length)]));
+      let parsed = 0;
+      for (const input of inputs) {
+        const tsOk = decodeBip143Preimage(input) !== undefined;
+        let error = 'none';
+        try {
+          await slasher.getFunction('submitBitcoinEquivocation').staticCall(v, input, sig);
+        } catch (e) {
+          error = revertName(e) ?? 'undecodable';
+        }
+        expect(error === 'MalformedPreimage', `input of ${input.length} bytes: TypeScript ${tsOk ? 'parses' : 'refuses'}, contract ${error}`).toBe(!tsOk);
+        if (tsOk) parsed++;
+      }
+      expect(parsed).toBeGreaterThanOrEqual(5);
     });
 
     it('valid evidence slashes, ejects and rewards the submitter, once per signed sighash', async () => {
