@@ -271,11 +271,8 @@ export class PayoutPipeline {
       if (this.#live.has(vkey(id, v)) || rec.refused.some((r) => r.version === v.toString())) continue;
       rec = await this.#deriveAndSign(view, v, rec);
     }
-    if (view.approvedVersion !== undefined) {
-      await this.#approved(view, view.approvedVersion, rec);
-    } else {
-      this.#regossip(rec, view.latestVersion);
-    }
+    if (view.approvedVersion !== view.latestVersion) this.#regossip(rec, view.latestVersion);
+    if (view.approvedVersion !== undefined) await this.#approved(view, view.approvedVersion, rec);
   }
 
   async #deriveAndSign(view: BatchView, version: bigint, rec: BatchRecord): Promise<BatchRecord> {
@@ -363,9 +360,9 @@ export class PayoutPipeline {
 
   async #submitWitnesses(): Promise<void> {
     const now = this.#now();
+    this.#agg.tick(now);
     for (const [k, live] of this.#live) {
       if (live.submitted) continue;
-      this.#agg.tick(now);
       if (!this.#agg.shouldSubmit(live.key, this.#self, now)) continue;
       const { batchId, version, inputs } = live.opened;
       const sigs = contractSigsOf(this.#agg.contractSignatures(live.key), inputs);
