@@ -76,6 +76,8 @@ export interface PayoutPipelineOptions {
   maxBufferedWitnesses: number;
   /** Take part in the keeper duties (closeBatch, bumpFee). */
   keeper: boolean;
+  /** Refuse to sign fee bumps paying more than this rate (sat/kvB of the estimated vsize); undefined: no cap. */
+  maxBumpFeeRateSatPerKvB: bigint | undefined;
 }
 
 export const DEFAULT_PAYOUT_PIPELINE_OPTIONS: Readonly<PayoutPipelineOptions> = {
@@ -88,6 +90,7 @@ export const DEFAULT_PAYOUT_PIPELINE_OPTIONS: Readonly<PayoutPipelineOptions> = 
   tickIntervalMs: 1_000,
   maxBufferedWitnesses: 256,
   keeper: true,
+  maxBumpFeeRateSatPerKvB: undefined,
 };
 
 interface Live {
@@ -282,7 +285,11 @@ export class PayoutPipeline {
     for (const epoch of new Set([view.changeEpoch, ...view.inputs.map((i) => i.epoch)])) scripts.set(epoch, await this.#script(epoch));
     let opened: OpenedVersion;
     try {
-      opened = rederiveVersion({ view, version, contractTx, scripts, ...(this.#d.ledger ? { ledger: this.#d.ledger } : {}) });
+      opened = rederiveVersion({
+        view, version, contractTx, scripts,
+        ...(this.#d.ledger ? { ledger: this.#d.ledger } : {}),
+        ...(this.#o.maxBumpFeeRateSatPerKvB !== undefined ? { maxBumpFeeRateSatPerKvB: this.#o.maxBumpFeeRateSatPerKvB } : {}),
+      });
       const theirs = (await this.#d.contract.sighashes(id, version)).map(bytesToHex);
       const ours = payoutSighashes(opened.tx, opened.inputs).map(bytesToHex);
       if (theirs.join() !== ours.join()) throw new BridgeError({ code: 'PAYOUT_SIGHASH_MISMATCH', batchId: id, version, ours, theirs });

@@ -1,8 +1,9 @@
 import type { Transaction } from 'bitcoinjs-lib';
 import { BridgeError } from '../../../errors.js';
 import { bytesToHex } from '../../../chains/bitcoin/bytes.js';
-import { MAX_STANDARD_TX_WEIGHT } from '../../../chains/bitcoin/constants.js';
-import { buildPayout, buildSweep, bumpPayoutFee, type FederationUtxo, type PayoutPlan } from '../../../chains/bitcoin/payout.js';
+import { DUST_SATS, INCREMENTAL_RELAY_FEE_SAT_PER_KVB, MAX_STANDARD_TX_WEIGHT } from '../../../chains/bitcoin/constants.js';
+import { buildPayout, buildSweep, type FederationUtxo, type PayoutPlan } from '../../../chains/bitcoin/payout.js';
+import { feeFor } from '../../../chains/bitcoin/weight.js';
 import type { FederationScript } from '../../../chains/bitcoin/scripts.js';
 import { outpointKey, type LedgerEntry } from '../../../consensus/ledger.js';
 import type { BatchView, VersionTxView } from './types.js';
@@ -30,6 +31,8 @@ export interface RederiveInput {
   /** Parsed and checked script of every epoch the batch touches (inputs and change). */
   readonly scripts: ReadonlyMap<number, FederationScript>;
   readonly ledger?: LedgerLookup;
+  /** Node policy: refuse fee bumps above this rate (sat/kvB of the estimated vsize). */
+  readonly maxBumpFeeRateSatPerKvB?: bigint;
 }
 
 export interface RederivedVersion {
@@ -53,8 +56,8 @@ const UNBOUNDED_SATS = (1n << 63n) - 1n;
  */
 export function rederiveVersion(req: RederiveInput): RederivedVersion {
   const { view, version } = req;
-  if (version < 0n || version > view.latestVersion || req.view.feeRates.length <= Number(version)) {
-    throw new BridgeError({ code: 'PAYOUT_VIEW_INCOMPLETE', batchId: view.batchId, version, latestVersion: view.latestVersion, feeRates: view.feeRates.length });
+  if (version < 0n || version > view.latestVersion || view.versionFees.length <= Number(version) || view.feeRateCandidates.length === 0) {
+    throw new BridgeError({ code: 'PAYOUT_VIEW_INCOMPLETE', batchId: view.batchId, version, latestVersion: view.latestVersion, versionFees: view.versionFees.length, feeRates: view.feeRateCandidates.length });
   }
   if (view.inputs.length === 0) throw new BridgeError({ code: 'PAYOUT_VIEW_INCOMPLETE', batchId: view.batchId, reason: 'no inputs' });
   const utxos = view.inputs.map((i, idx): FederationUtxo => {
@@ -79,11 +82,13 @@ export function rederiveVersion(req: RederiveInput): RederivedVersion {
   const candidates: PayoutPlan[] = [];
   let lastError: unknown;
   const readings = view.kind === 'sweep' ? [undefined] : [utxos[0], undefined];
-  for (const reserve of readings) {
-    try {
-      candidates.push(bumped(view, version, firstVersion(view, utxos, reserve, changeScript)));
-    } catch (e) {
-      lastError = e;
+  for (const feeRate of view.feeRateCandidates) {
+    for (const reserve of readings) {
+      try {
+        candidates.push(bumped(view, version, firstVersion(view, utxos, reserve, changeScript, feeRate), req.maxBumpFeeRateSatPerKvB));
+      } catch (e) {
+        lastError = e;
+      }
     }
   }
   if (candidates.length === 0) {
@@ -109,8 +114,8 @@ export function rederiveVersion(req: RederiveInput): RederivedVersion {
   return { batchId: view.batchId, version, tx: match.tx!, txid: match.txid!, inputs: match.inputs };
 }
 
-function firstVersion(view: BatchView, utxos: readonly FederationUtxo[], reserve: FederationUtxo | undefined, changeScript: FederationScript): PayoutPlan {
-  const limits = { feeRateSatPerKvB: view.feeRates[0]!, maxInputs: utxos.length, maxWithdrawals: Math.max(1, view.withdrawals.length), maxWeight: MAX_STANDARD_TX_WEIGHT };
+function firstVersion(view: BatchView, utxos: readonly FederationUtxo[], reserve: FederationUtxo | undefined, changeScript: FederationScript, feeRate: bigint): PayoutPlan {
+  const limits = { feeRateSatPerKvB: feeRate, maxInputs: utxos.length, maxWithdrawals: Math.max(1, view.withdrawals.length), maxWeight: MAX_STANDARD_TX_WEIGHT };
   if (view.kind === 'sweep') {
     const s = buildSweep({ batchId: view.batchId, utxos, toScript: changeScript, limits, maxFeeSats: UNBOUNDED_SATS });
     return { batchId: s.batchId, tx: s.tx, txid: s.txid, inputs: s.inputs, paid: [], unpayable: [], changeSats: s.valueSats, feeSats: s.feeSats, estimatedWeight: s.estimatedWeight, estimatedVsize: s.estimatedVsize };
@@ -129,10 +134,28 @@ function firstVersion(view: BatchView, utxos: readonly FederationUtxo[], reserve
   return plan;
 }
 
-/** Versions 1..v: successive BIP-125 bumps (PROTOCOL.md §4.6), each at that version's fee rate. */
-function bumped(view: BatchView, version: bigint, plan: PayoutPlan): PayoutPlan {
+/**
+ * Versions 1..v (PROTOCOL.md §4.6): each is the previous one with only the change (output 0)
+ * lowered by the fee increase. The contract does not keep the rate a bump used, so the node
+ * checks the rules a bump must satisfy rather than one rate: the new fee pays at least the
+ * BIP-125 rule-4 increment (1 sat/vB of the estimated vsize), at most `maxFeeRate` (node
+ * policy, when set), and the change stays ≥ dust.
+ */
+function bumped(view: BatchView, version: bigint, plan: PayoutPlan, maxFeeRate: bigint | undefined): PayoutPlan {
   let p = plan;
-  for (let v = 1; v <= Number(version); v++) p = bumpPayoutFee({ plan: p, feeRateSatPerKvB: view.feeRates[v]!, maxExtraFeeSats: UNBOUNDED_SATS });
+  for (let v = 1; v <= Number(version); v++) {
+    const newFee = view.versionFees[v]!;
+    const minimum = p.feeSats + feeFor(p.estimatedVsize, INCREMENTAL_RELAY_FEE_SAT_PER_KVB);
+    if (newFee < minimum) throw new BridgeError({ code: 'PAYOUT_BUMP_TOO_SMALL', batchId: view.batchId, version: v, feeSats: newFee, minimum });
+    if (maxFeeRate !== undefined && newFee > feeFor(p.estimatedVsize, maxFeeRate)) {
+      throw new BridgeError({ code: 'PAYOUT_BUMP_ABOVE_POLICY', batchId: view.batchId, version: v, feeSats: newFee, maxFeeRate });
+    }
+    const change = p.changeSats - (newFee - p.feeSats);
+    if (change < DUST_SATS) throw new BridgeError({ code: 'PAYOUT_BUMP_CHANGE_BELOW_DUST', batchId: view.batchId, version: v, changeSats: change });
+    const tx = p.tx!.clone();
+    tx.outs[0]!.value = change;
+    p = { ...p, tx, txid: tx.getId(), changeSats: change, feeSats: newFee };
+  }
   return p;
 }
 

@@ -36,12 +36,18 @@ export interface BatchView {
   readonly latestVersion: bigint;
   /** Approved version, if any (quorum recorded on chain). */
   readonly approvedVersion: bigint | undefined;
-  /** Confirmed on Bitcoin at depth k (reported by a BTP block). */
+  /** Settled: confirmed on Bitcoin at depth k (reported by a BTP block), or conflicted/refunded. Nothing more to do. */
   readonly confirmed: boolean;
   /** Epoch whose P2WSH script receives the change (payout) or the swept value (sweep). */
   readonly changeEpoch: number;
-  /** Fee rate of each version, sat/kvB, index = version. */
-  readonly feeRates: readonly bigint[];
+  /**
+   * Fee rate(s), sat/kvB, version 0 may have been built with: the contract does not store the
+   * rate of a closed batch, so the adapter reads `feeRate` at the closing block (and the block
+   * before, in case the rate changed in that block); re-derivation accepts the first that matches.
+   */
+  readonly feeRateCandidates: readonly bigint[];
+  /** Miner fee (Σ fee shares, then raised by each bump) of each version, index = version. */
+  readonly versionFees: readonly bigint[];
   readonly inputs: readonly BatchInputView[];
   readonly withdrawals: readonly WithdrawalView[];
   /** Home block at which the batch was closed (a lower bound for event queries). */

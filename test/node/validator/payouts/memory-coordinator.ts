@@ -57,7 +57,7 @@ export class MemoryCoordinator implements PayoutContract {
     const p = b.plans[0]!;
     return {
       batchId: id, kind: 'payout', latestVersion: BigInt(b.plans.length - 1), approvedVersion: b.approved, confirmed: b.confirmed,
-      changeEpoch: b.changeEpoch, feeRates: [...b.feeRates], closedAtBlock: 1,
+      changeEpoch: b.changeEpoch, feeRateCandidates: [b.feeRates[0]!], versionFees: b.plans.map((p) => p.feeSats), closedAtBlock: 1,
       inputs: p.inputs.map((u) => ({ txid: u.txid, vout: u.vout, amountSats: u.amountSats, epoch: u.script.epoch!, kind: u.kind })),
       withdrawals: p.paid.map((w) => w.withdrawal),
     };

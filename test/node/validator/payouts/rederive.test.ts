@@ -38,7 +38,8 @@ function viewOf(p: PayoutPlan, over: Partial<BatchView> = {}): BatchView {
     approvedVersion: undefined,
     confirmed: false,
     changeEpoch: 1,
-    feeRates: [2_000n],
+    feeRateCandidates: [2_000n],
+    versionFees: [p.feeSats],
     inputs: p.inputs.map((u) => ({ txid: u.txid, vout: u.vout, amountSats: u.amountSats, epoch: u.script.epoch!, kind: u.kind })),
     withdrawals: p.paid.map((w) => w.withdrawal).reverse(),
     closedAtBlock: 1,
@@ -75,11 +76,20 @@ describe('re-derivation of a closed batch from the contract view', () => {
     expect(rederiveVersion({ view: v, version: 0n, contractTx: txOf(p.tx!), scripts, ledger: lookup }).txid).toBe(p.txid);
     const b1 = bumpPayoutFee({ plan: p, feeRateSatPerKvB: 5_000n, maxExtraFeeSats: 100_000n });
     const b2 = bumpPayoutFee({ plan: b1, feeRateSatPerKvB: 5_000n, maxExtraFeeSats: 100_000n });
-    const vb = { ...v, latestVersion: 2n, feeRates: [2_000n, 5_000n, 5_000n] };
+    const vb = { ...v, latestVersion: 2n, versionFees: [p.feeSats, b1.feeSats, b2.feeSats] };
     expect(rederiveVersion({ view: vb, version: 2n, contractTx: txOf(b2.tx!), scripts }).txid).toBe(b2.txid);
     expect(rederiveVersion({ view: vb, version: 1n, contractTx: txOf(b1.tx!), scripts }).txid).toBe(b1.txid);
     // version 2 claimed with version 1's bytes
     expect(code(() => rederiveVersion({ view: vb, version: 2n, contractTx: txOf(b1.tx!), scripts }))).toBe('PAYOUT_TX_MISMATCH');
+    // the fee rate of version 0 is found among the candidates (the rate may have changed in the closing block)
+    expect(rederiveVersion({ view: { ...v, feeRateCandidates: [7_000n, 2_000n] }, version: 0n, contractTx: txOf(p.tx!), scripts }).txid).toBe(p.txid);
+    expect(code(() => rederiveVersion({ view: { ...v, feeRateCandidates: [7_000n] }, version: 0n, contractTx: txOf(p.tx!), scripts }))).toBe('PAYOUT_TX_MISMATCH');
+    // a bump below the BIP-125 increment, one above the node's fee policy, one that leaves dust change
+    const tooSmall = { ...vb, latestVersion: 1n, versionFees: [p.feeSats, p.feeSats + 1n] };
+    expect(code(() => rederiveVersion({ view: tooSmall, version: 1n, contractTx: txOf(b1.tx!), scripts }))).toBe('PAYOUT_REDERIVATION_FAILED');
+    expect(code(() => rederiveVersion({ view: vb, version: 1n, contractTx: txOf(b1.tx!), scripts, maxBumpFeeRateSatPerKvB: 3_000n }))).toBe('PAYOUT_REDERIVATION_FAILED');
+    const dust = { ...vb, latestVersion: 1n, versionFees: [p.feeSats, p.feeSats + p.changeSats] };
+    expect(code(() => rederiveVersion({ view: dust, version: 1n, contractTx: txOf(b1.tx!), scripts }))).toBe('PAYOUT_REDERIVATION_FAILED');
   });
 
   it('matches a sweep', () => {
@@ -132,6 +142,7 @@ describe('re-derivation of a closed batch from the contract view', () => {
     expect(code(() => rederiveVersion({ view: extra, version: 0n, contractTx: txOf(plan.tx!), scripts }))).toBe('PAYOUT_TX_MISMATCH');
     expect(code(() => rederiveVersion({ view: v, version: 0n, contractTx: txOf(plan.tx!), scripts: new Map([[0, e0]]) }))).toBe('PAYOUT_VIEW_INCOMPLETE');
     expect(code(() => rederiveVersion({ view: { ...v, latestVersion: 1n }, version: 1n, contractTx: txOf(plan.tx!), scripts }))).toBe('PAYOUT_VIEW_INCOMPLETE');
+    expect(code(() => rederiveVersion({ view: { ...v, feeRateCandidates: [] }, version: 0n, contractTx: txOf(plan.tx!), scripts }))).toBe('PAYOUT_VIEW_INCOMPLETE');
   });
 });
 
