@@ -9,3 +9,5 @@ export { parseFederationScript } from './script-parse.js';
 export { openPayoutSublevel, PayoutStore } from './store.js';
 export type { BatchRecord, PayoutSublevel, StoredVersion } from './store.js';
 export type * from './types.js';
+export { EthersPayoutContract, PAYOUT_COORDINATOR_ABI, BATCH_STATUS } from './ethers-contract.js';
+export type { EthersPayoutContractOptions } from './ethers-contract.js';

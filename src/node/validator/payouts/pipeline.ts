@@ -516,7 +516,7 @@ export class PayoutPipeline {
       return pos >= 0 && now >= since + pos * this.#o.keeperTakeoverMs;
     };
     const due = new Set<string>();
-    if (kv.inFlight === undefined && kv.queuedWithdrawals > 0) {
+    if (kv.closeDue) {
       const duty = `payout-close:${kv.nextBatchId}`;
       due.add(duty);
       if (turn(duty, kv.nextBatchId)) {

@@ -90,7 +90,9 @@ export interface KeeperView {
   readonly nextBatchId: bigint;
   /** Withdrawals queued and not yet in a batch. */
   readonly queuedWithdrawals: number;
-  /** The in-flight batch may be fee-bumped now (the contract's home-block delay has passed). */
+  /** `closeBatch()` would succeed now (nothing in flight, deposits imported, something payable). */
+  readonly closeDue: boolean;
+  /** The in-flight batch may be fee-bumped now (the contract's home-block delay has passed, surplus allows). */
   readonly bumpDue: boolean;
 }
 

@@ -48,7 +48,7 @@ export class MemoryCoordinator implements PayoutContract {
   // ---- PayoutContract (views) ----
   async keeperView(): Promise<KeeperView> {
     const inFlight = [...this.batches.values()].find((b) => !b.confirmed)?.id;
-    return { inFlight, nextBatchId: this.nextBatchId, queuedWithdrawals: this.queue.length, bumpDue: this.bumpDue && inFlight !== undefined };
+    return { inFlight, nextBatchId: this.nextBatchId, queuedWithdrawals: this.queue.length, closeDue: inFlight === undefined && this.queue.length > 0, bumpDue: this.bumpDue && inFlight !== undefined };
   }
 
   async batch(id: bigint): Promise<BatchView | undefined> {
