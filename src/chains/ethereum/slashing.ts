@@ -1,0 +1,112 @@
+/**
+ * The slashing contract (contracts/slashing/Slasher.sol, docs/SLASHING.md): deployment and wiring
+ * to the registry, BMV and payout coordinator, and encoders that turn the evidence objects of
+ * src/consensus/equivocation.ts into the contract's call arguments so a node can submit them.
+ */
+import { Contract, ContractFactory, computeAddress, hexlify, type ContractTransactionResponse, type JsonRpcProvider, type Signer } from 'ethers';
+import { BridgeError } from '../../errors.js';
+import type { BitcoinEquivocationEvidence, BtpEquivocationEvidence } from '../../consensus/equivocation.js';
+import { loadArtifact } from './artifacts.js';
+import { MAX_TX_GAS, waitReceipt } from './provider.js';
+
+/** Slashing parameters (basis points are of 10,000). */
+export interface SlashingParams {
+  /** T: home blocks after a BTP block's acceptance / a batch's approval before a missing signature is slashable. */
+  dutyBlocks: number;
+  /** Per missed duty, of the validator's stake at its first miss in the epoch. */
+  missedDutyBps: number;
+  /** Per validator per epoch, of the same base: a flood of duties in a short outage costs at most this. */
+  missedDutyCapBps: number;
+  /** Per piece of equivocation evidence, of the current stake; the validator is also ejected. */
+  equivocationBps: number;
+  /** Share of every slash credited to whoever triggered it (evidence submitter or keeper). */
+  reporterBps: number;
+}
+
+export const DEFAULT_SLASHING_PARAMS: SlashingParams = {
+  dutyBlocks: 300,
+  missedDutyBps: 10,
+  missedDutyCapBps: 500,
+  equivocationBps: 5_000,
+  reporterBps: 1_000,
+};
+
+export interface SlasherDeployInput {
+  /** ADMIN_ROLE of the slasher (parameters, treasury, the payout coordinator once). */
+  admin: string;
+  /** The ValidatorRegistry; the deploying signer must hold its ADMIN_ROLE (it calls `setSlasher`). */
+  registry: Contract;
+  /** The BMV (BtpMessageVerifier) whose participation records define BTP duties. */
+  bmv: Contract;
+  /** The payout coordinator (IPayoutDuties); omit to set it later with `setPayoutDuties` (once). */
+  payout?: Contract | string;
+  /** Receives the non-reporter share of slashed stake. */
+  treasury: string;
+  params?: Partial<SlashingParams>;
+}
+
+const addressOf = async (c: Contract | string): Promise<string> => (typeof c === 'string' ? c : c.getAddress());
+
+/**
+ * Deploys the Slasher and names it in the registry (`setSlasher`, once). Easy to call from the
+ * devnet deployment right after `deployBridge`: `deploySlasher(signer, provider, { admin,
+ * registry: d.registry!, bmv: d.bmv, treasury })`.
+ */
+export async function deploySlasher(signer: Signer, provider: JsonRpcProvider, input: SlasherDeployInput): Promise<Contract> {
+  const p = { ...DEFAULT_SLASHING_PARAMS, ...input.params };
+  const art = loadArtifact('Slasher');
+  const factory = new ContractFactory(art.abi, art.bytecode, signer);
+  const payout = input.payout === undefined ? '0x0000000000000000000000000000000000000000' : await addressOf(input.payout);
+  const tx = await factory.getDeployTransaction(
+    input.admin, await input.registry.getAddress(), await input.bmv.getAddress(), payout, input.treasury,
+    [p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps],
+    { gasLimit: MAX_TX_GAS },
+  );
+  const receipt = await waitReceipt(provider, await signer.sendTransaction(tx));
+  if (receipt.contractAddress === null) throw new BridgeError({ code: 'DEPLOY_FAILED', name: 'Slasher', hash: receipt.hash });
+  const slasher = new Contract(receipt.contractAddress, art.abi, signer);
+  await waitReceipt(provider, await (input.registry.connect(signer) as Contract).getFunction('setSlasher')(receipt.contractAddress));
+  return slasher;
+}
+
+/** Wires the payout coordinator into a slasher deployed without one (admin, once). */
+export async function setSlasherPayout(slasher: Contract, provider: JsonRpcProvider, payout: Contract | string): Promise<void> {
+  await waitReceipt(provider, await slasher.getFunction('setPayoutDuties')(await addressOf(payout)));
+}
+
+/** Arguments of `Slasher.submitBtpEquivocation(validator, decisionA, signatureA, decisionB, signatureB)`. */
+export function btpEquivocationArgs(e: BtpEquivocationEvidence): [string, string, string, string, string] {
+  if (e.validator.length !== 20) throw new BridgeError({ code: 'SLASHING_BAD_EVIDENCE', field: 'validator', length: e.validator.length });
+  return [hexlify(e.validator), hexlify(e.first.decision), hexlify(e.first.signature), hexlify(e.second.decision), hexlify(e.second.signature)];
+}
+
+/**
+ * Arguments of `Slasher.submitBitcoinEquivocation(validator, preimage, signature)`: the validator
+ * is named by its signing address (keccak of the uncompressed key), which the registry keys stakes
+ * by; the evidence carries the compressed key of the Bitcoin script.
+ */
+export function bitcoinEquivocationArgs(e: BitcoinEquivocationEvidence): [string, string, string] {
+  if (e.validatorKey.length !== 33) throw new BridgeError({ code: 'SLASHING_BAD_EVIDENCE', field: 'validatorKey', length: e.validatorKey.length });
+  return [computeAddress(hexlify(e.validatorKey)), hexlify(e.preimage), hexlify(e.signature)];
+}
+
+/** Submits BTP equivocation evidence (the caller is rewarded with the reporter share). */
+export async function submitBtpEquivocation(slasher: Contract, e: BtpEquivocationEvidence): Promise<ContractTransactionResponse> {
+  return slasher.getFunction('submitBtpEquivocation')(...btpEquivocationArgs(e)) as Promise<ContractTransactionResponse>;
+}
+
+/** Submits Bitcoin equivocation evidence (the caller is rewarded with the reporter share). */
+export async function submitBitcoinEquivocation(slasher: Contract, e: BitcoinEquivocationEvidence): Promise<ContractTransactionResponse> {
+  return slasher.getFunction('submitBitcoinEquivocation')(...bitcoinEquivocationArgs(e)) as Promise<ContractTransactionResponse>;
+}
+
+/** Decodes a Slasher custom error from revert data; undefined if it is not one. */
+export function decodeSlasherError(data: string): { name: string; args: unknown[] } | undefined {
+  const iface = new Contract('0x0000000000000000000000000000000000000001', loadArtifact('Slasher').abi).interface;
+  try {
+    const e = iface.parseError(data);
+    return e ? { name: e.name, args: [...e.args] } : undefined;
+  } catch {
+    return undefined;
+  }
+}
