@@ -420,17 +420,26 @@ export class PayoutPipeline {
       this.#log.info({ batchId: id.toString(), version: version.toString(), txid: live.opened.txid }, 'payout version approved on chain');
     }
     let signed = this.#tryAssemble(live);
+    const own = rec.versions.find((v) => v.version === version.toString())?.ownSigs ?? [];
+    let missing = own;
     if (signed === undefined || !rec.ownRecorded) {
       const records = await this.#witnessRecords(id, view.closedAtBlock, signed === undefined);
       for (const r of records) if (r.version === version) this.#agg.add(messageFromRecord(r, live.opened.txid), now);
       signed ??= this.#tryAssemble(live);
-      if (records.some((r) => r.version === version && r.validator === this.#selfHex)) {
+      missing = this.#missingOwn(records, version, own);
+      if (missing.length === 0 && !rec.ownRecorded) {
         rec = { ...rec, ownRecorded: true };
         await this.#store.put(rec);
       }
     }
     if (signed !== undefined) rec = await this.#broadcast(rec, signed);
-    await this.#ownDuty(view, version, rec, live);
+    if (!rec.ownRecorded) await this.#ownDuty(view, version, missing, live);
+  }
+
+  /** Own signatures of `version` whose input the contract has not recorded for this validator. */
+  #missingOwn(records: readonly WitnessRecord[], version: bigint, own: readonly { index: number; signature: string }[]): { index: number; signature: string }[] {
+    const recorded = new Set(records.filter((r) => r.version === version && r.validator === this.#selfHex).flatMap((r) => r.sigs.map((x) => x.input)));
+    return own.filter((o) => !recorded.has(o.index));
   }
 
   #tryAssemble(live: Live): { hex: string; txid: string } | undefined {
@@ -489,19 +498,25 @@ export class PayoutPipeline {
     }
   }
 
-  /** A validator whose signatures are missing on chain after approval records its own (`submitSignature`). */
-  async #ownDuty(view: BatchView, version: bigint, rec: BatchRecord, live: Live): Promise<void> {
-    if (rec.ownRecorded) return;
-    const stored = rec.versions.find((v) => v.version === version.toString());
-    if (stored === undefined || stored.ownSigs.length === 0) return;
+  /**
+   * A validator whose signatures are missing on chain after approval records them itself
+   * (`submitSignature`, DESIGN.md §2 "Slashing": the duty counts recordings after approval).
+   * Only the missing inputs are sent: the contract refuses duplicates in this call.
+   */
+  async #ownDuty(view: BatchView, version: bigint, missing: readonly { index: number; signature: string }[], live: Live): Promise<void> {
+    if (missing.length === 0) return;
     if (this.#now() - (this.#approvedAt.get(view.batchId) ?? this.#now()) < this.#o.ownSubmitDelayMs) return;
-    const sigs = ownContractSigs(stored.ownSigs.map((s) => ({ index: s.index, signature: hexToBytes(s.signature) })), live.opened.inputs, this.#publicKey);
-    const key = `payout-own:${view.batchId}:${version}`;
+    const sigs = ownContractSigs(missing.map((s) => ({ index: s.index, signature: hexToBytes(s.signature) })), live.opened.inputs, this.#publicKey);
+    const key = `payout-own:${view.batchId}:${version}:${missing.map((m) => m.index).join('-')}`;
+    if (this.#keeperSent.has(key)) return;
+    this.#keeperSent.add(key);
     this.#m.submission('own');
-    await this.#send(key, this.#d.contract.encodeSubmitSignature(view.batchId, version, sigs), async () => {
+    this.#log.info({ batchId: view.batchId.toString(), version: version.toString(), inputs: missing.length }, 'recording our own witness signatures after approval');
+    const handed = await this.#send(key, this.#d.contract.encodeSubmitSignature(view.batchId, version, sigs), async () => {
       const list = await this.#d.contract.witnessRecords(view.batchId, view.closedAtBlock);
-      return list.some((r) => r.version === version && r.validator === this.#selfHex);
+      return this.#missingOwn(list, version, missing).length === 0;
     });
+    if (!handed) this.#keeperSent.delete(key);
   }
 
   // ---- keeper duties (rotation) --------------------------------------------------------------
