@@ -4,7 +4,7 @@ import { BITCOIN_ADDRESS_PARAMS, deployBridge, deployRegistry, signRaw, stakeVal
 import { MAX_TX_GAS, waitReceipt } from '../../src/chains/ethereum/provider.js';
 import { decodeBip143Preimage } from '../../src/chains/bitcoin/sighash.js';
 import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
-import { bitcoinEquivocationArgs, btpEquivocationArgs, deploySlasher, setSlasherPayout, submitBitcoinEquivocation, submitBtpEquivocation } from '../../src/chains/ethereum/slashing.js';
+import { bitcoinEquivocationArgs, blockDutyStatus, btpEquivocationArgs, deploySlasher, setSlasherPayout, submitBitcoinEquivocation, submitBtpEquivocation } from '../../src/chains/ethereum/slashing.js';
 import { verifyBitcoinEquivocation, verifyBtpEquivocation, type BitcoinEquivocationEvidence, type BtpEquivocationEvidence } from '../../src/consensus/equivocation.js';
 import { decodeDecision, intToBytes, rlpEncode, type BtpChainState } from '../../src/chains/btp/index.js';
 import { Federation, NETWORK_TYPE_ID, SRC_BMC, SRC_UID, depositMint, increaseTime, mine, revertTo, snapshot, startEnv, stopEnv, testKeys, type Env } from './helpers.js';
@@ -118,6 +118,8 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     const h = GENESIS + 1;
     const { acceptedAt, decisionHash } = await relayMissing(h, [set0[0]!, set0[1]!], [depositMint(1, reporter.address, 1_000n)]);
     const deadline = acceptedAt + SLASH.dutyBlocks;
+    expect(await blockDutyStatus(slasher, d.bmv, h)).toEqual({ deadline: BigInt(deadline), settled: false, missing: [set0[0], set0[1]] });
+    expect(await blockDutyStatus(slasher, d.bmv, h + 50)).toBeUndefined();
     expect((await expectSlashRevert(asReporter().getFunction('reportMissedBlock')(h), 'DutyNotDue'))[0]).toBe(BigInt(deadline));
     // validator 1 records its signature within the BMV's window: it did its duty
     await call(d.bmv, operators[5]!, 'recordSignature', h, 1, signRaw(keyOf(set0[1]!), decisionHash));
@@ -136,6 +138,7 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     expect(await slasher.getFunction('treasuryOwed')()).toBe(cut - cut / 20n);
     expect(await ejected(set0[0]!)).toBe(false); // missed duty does not eject
     await expectSlashRevert(asReporter().getFunction('reportMissedBlock')(h), 'DutyAlreadySettled');
+    expect(await blockDutyStatus(slasher, d.bmv, h)).toEqual({ deadline: BigInt(deadline), settled: true, missing: [set0[0]] });
     await expectSlashRevert(asReporter().getFunction('reportMissedBlock')(h + 50), 'UnknownBlock');
   });
 
