@@ -452,6 +452,7 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     await increaseTime(env.provider, REG.unbondingPeriodSec);
     const r = registry.connect(op) as Contract;
     expect((await expectSlashRevert(r.getFunction('withdrawStake')(), 'StillInValidatorSet'))[0]).toBe(0n);
+    expect(((await registry.getFunction('withdrawableAt')(v)) as [bigint, boolean])[1]).toBe(true);
     await increaseTime(env.provider, REG.epochDurationSec);
     await call(registry, reporter, 'freezeNextEpoch');
     const frozen: string[] = await registry.getFunction('epochValidators')(1);
@@ -461,7 +462,11 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     await call(d.bmc, operators[0]!, 'handleRelayMessage', SRC_BMC, sw.relay);
     expect(await registry.getFunction('currentEpoch')()).toBe(1n);
     // out of the set now, but its duty for epoch 0's script lasts a further unbonding period
-    await expectSlashRevert(r.getFunction('withdrawStake')(), 'UnbondingNotOver');
+    const switchedAt = BigInt((await env.provider.getBlock('latest'))!.timestamp);
+    const [availableAt, inSet] = (await registry.getFunction('withdrawableAt')(v)) as [bigint, boolean];
+    expect(inSet).toBe(false);
+    expect(availableAt).toBe(switchedAt + BigInt(REG.unbondingPeriodSec));
+    expect((await expectSlashRevert(r.getFunction('withdrawStake')(), 'UnbondingNotOver'))[0]).toBe(availableAt);
     await increaseTime(env.provider, REG.unbondingPeriodSec);
     const before = await env.provider.getBalance(op.address);
     const rc = await call(registry, op, 'withdrawStake');
