@@ -162,6 +162,11 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     await mineTo(now + 1 + SLASH.dutyBlocks);
     const rc = await call(slasher, reporter, 'reportMissedBatch', 1);
     expect(slashEvents(rc, 'MissedDutySlashed').map((e) => [e[2], e[4]])).toEqual([[set0[0], 0n], [set0[2], STAKE / 100n]]);
+    // governance lowers the cap below what validator 0 already lost: later duties take nothing, and do not revert
+    await call(slasher, admin, 'setParams', { ...SLASH, missedDutyBps: 100, missedDutyCapBps: 100 });
+    await call(payout, admin, 'setBatchDuty', 2, now, 0, 0b11110);
+    const rc2 = await call(slasher, reporter, 'reportMissedBatch', 2);
+    expect(slashEvents(rc2, 'MissedDutySlashed')).toEqual([[1n, 2n, set0[0], 0n, 0n]]);
   });
 
   it('missed batch duty: only approved batches, not before T after approval, once per batch', async () => {
