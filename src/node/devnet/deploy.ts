@@ -28,6 +28,7 @@ import {
   type RegistryParams,
 } from '../../chains/ethereum/contracts.js';
 import { waitReceipt } from '../../chains/ethereum/provider.js';
+import { deploySlasher, type SlashingParams } from '../../chains/ethereum/slashing.js';
 import { BridgeError } from '../../errors.js';
 import { formatGenesis, parseGenesis, type FederationGenesis } from '../genesis/genesis.js';
 
@@ -76,6 +77,10 @@ export interface DeployFederationOptions {
   networkId?: number;
   /** Default: the id pinned for the Bitcoin network (`0x10.btc` on regtest). */
   srcNetworkUid?: string;
+  /** Slashing parameters, or false to deploy no Slasher. Default: the Slasher with its default parameters. */
+  slashing?: Partial<SlashingParams> | false;
+  /** Receives the non-reporter share of slashed stake. Default: the deployer. */
+  treasury?: string;
   /** Progress callback, one short line per step. */
   onStep?: (step: string) => void;
 }
@@ -87,6 +92,8 @@ export interface FederationAddresses {
   bsh: string;
   btct: string;
   payout?: string;
+  /** Not part of the genesis (validators find it through the registry). */
+  slasher?: string;
 }
 
 export interface DeployedFederation {
@@ -97,6 +104,7 @@ export interface DeployedFederation {
   /** Everything `deployBridge` returned (contracts attached to the deployer). */
   bridge: BridgeDeployment;
   registry: Contract;
+  slasher: Contract | undefined;
   /** Epoch 0's script (keys BIP-67 sorted). */
   epoch0Script: FederationScript;
   /** Epoch 0's validator addresses, ascending (ProofContext order). */
@@ -215,13 +223,24 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
   const payout = (bridge as unknown as { payout?: Contract }).payout;
   if (payout !== undefined) addresses.payout = (await payout.getAddress()).toLowerCase();
 
+  let slasher: Contract | undefined;
+  if (opts.slashing !== false) {
+    step('deploying the Slasher');
+    slasher = await deploySlasher(deployer, provider, {
+      admin, registry, bmv: bridge.bmv, treasury: opts.treasury ?? admin,
+      ...(payout !== undefined ? { payout } : {}),
+      ...(opts.slashing !== undefined ? { params: opts.slashing } : {}),
+    });
+    addresses.slasher = (await slasher.getAddress()).toLowerCase();
+  }
+
   // 4. Genesis.
   const genesis = parseGenesis({
     format: 'fednode-genesis',
     version: 1,
     network: opts.network ?? DEPLOY_DEFAULTS.network,
     chainId: Number(chainId),
-    contracts: addresses,
+    contracts: { staking: addresses.staking, bmc: addresses.bmc, bmv: addresses.bmv, bsh: addresses.bsh, btct: addresses.btct, ...(addresses.payout !== undefined ? { payout: addresses.payout } : {}) },
     srcNetworkUid,
     networkTypeId,
     networkId,
@@ -236,5 +255,5 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
     epoch0: { validators: epoch0, threshold },
   }, 'deployFederation');
   step('federation deployed');
-  return { addresses, genesis, genesisJson: formatGenesis(genesis), bridge, registry, epoch0Script: script, epoch0 };
+  return { addresses, genesis, genesisJson: formatGenesis(genesis), bridge, registry, slasher, epoch0Script: script, epoch0 };
 }

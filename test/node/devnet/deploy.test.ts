@@ -64,6 +64,9 @@ describe('deployFederation on a real dev chain and bcoin regtest', () => {
     expect(g.srcNetworkUid).toBe('0x10.btc');
     expect(g.dstBtpAddress).toBe(`btp://0x7a69.eth/${g.contracts.bmc}`);
     for (const addr of Object.values(g.contracts)) expect((await provider.getCode(addr)).length, addr).toBeGreaterThan(2);
+    // The Slasher is wired into the registry (not part of the genesis).
+    expect(deployed.addresses.slasher).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(((await deployed.registry.getFunction('slasher')()) as string).toLowerCase()).toBe(deployed.addresses.slasher);
     const header = decodeHeader(getBytes(g.firstBlockHeader));
     expect(header.mainHeight).toBe(g.bitcoin.startHeight - 1);
     expect(header.nextProofContext).not.toBeNull();
