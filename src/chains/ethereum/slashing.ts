@@ -19,8 +19,13 @@ export interface SlashingParams {
   missedDutyCapBps: number;
   /** Per piece of equivocation evidence, of the current stake; the validator is also ejected. */
   equivocationBps: number;
-  /** Share of every slash credited to whoever triggered it (evidence submitter or keeper). */
+  /** Share of an equivocation slash credited to the evidence submitter. */
   reporterBps: number;
+  /**
+   * Share of a missed-duty slash credited to whoever reported it. Small on purpose: a relayer
+   * leaving valid signatures out of its proof should not profit from the misses it provoked.
+   */
+  keeperBps: number;
 }
 
 export const DEFAULT_SLASHING_PARAMS: SlashingParams = {
@@ -29,6 +34,7 @@ export const DEFAULT_SLASHING_PARAMS: SlashingParams = {
   missedDutyCapBps: 500,
   equivocationBps: 5_000,
   reporterBps: 1_000,
+  keeperBps: 100,
 };
 
 export interface SlasherDeployInput {
@@ -59,7 +65,7 @@ export async function deploySlasher(signer: Signer, provider: JsonRpcProvider, i
   const payout = input.payout === undefined ? '0x0000000000000000000000000000000000000000' : await addressOf(input.payout);
   const tx = await factory.getDeployTransaction(
     input.admin, await input.registry.getAddress(), await input.bmv.getAddress(), payout, input.treasury,
-    [p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps],
+    [p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps, p.keeperBps],
     { gasLimit: MAX_TX_GAS },
   );
   const receipt = await waitReceipt(provider, await signer.sendTransaction(tx));
