@@ -47,7 +47,10 @@ export const DEVNET_REGISTRY_PARAMS: RegistryParams = {
   unbondingPeriodSec: 60,
   maxActive: 50,
   maxChurn: 4,
-  activationMarginSec: 30,
+  // bcoin's regtest bootstrap mines hundreds of blocks at once, so block times (and the MTP) run
+  // minutes ahead of the wall clock; a margin below that skew makes validators consider their
+  // home view "behind" and stop signing.
+  activationMarginSec: 3_600,
   epochDurationSec: 60,
 };
 
@@ -77,6 +80,8 @@ export interface DeployFederationOptions {
   networkId?: number;
   /** Default: the id pinned for the Bitcoin network (`0x10.btc` on regtest). */
   srcNetworkUid?: string;
+  /** Derivation parameters used while the registry has none scheduled (genesis `derivation`). */
+  derivation?: { minDepositSats?: number; oldAddressWindow?: number };
   /** Slashing parameters, or false to deploy no Slasher. Default: the Slasher with its default parameters. */
   slashing?: Partial<SlashingParams> | false;
   /** Receives the non-reporter share of slashed stake. Default: the deployer. */
@@ -117,6 +122,8 @@ export const DEPLOY_DEFAULTS = {
   networkTypeId: 2,
   networkId: 1,
   bitcoinNetwork: 'regtest',
+  minDepositSats: 10_000,
+  oldAddressWindow: 6,
 } as const;
 
 /** The libp2p peer id as the registry stores it: multihash bytes (docs/P2P.md §envelope). */
@@ -157,6 +164,7 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
   const { chainId } = await provider.getNetwork();
 
   // 1. Registry, stakes, epoch 0.
+  const homeStartBlock = await provider.getBlockNumber();
   step('deploying the validator registry');
   const registryParams = { ...DEVNET_REGISTRY_PARAMS, ...opts.registryParams };
   const registry = await deployRegistry(deployer, provider, admin, registryParams);
@@ -253,6 +261,8 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
       reserve: { txid: sent.txid, vout: 0, amount: Number(reserveSats), epoch: 0, kind: 'p2wsh' },
     },
     epoch0: { validators: epoch0, threshold },
+    derivation: { minDepositSats: opts.derivation?.minDepositSats ?? DEPLOY_DEFAULTS.minDepositSats, oldAddressWindow: opts.derivation?.oldAddressWindow ?? DEPLOY_DEFAULTS.oldAddressWindow },
+    homeStartBlock,
   }, 'deployFederation');
   step('federation deployed');
   return { addresses, genesis, genesisJson: formatGenesis(genesis), bridge, registry, slasher, epoch0Script: script, epoch0 };

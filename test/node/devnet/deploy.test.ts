@@ -62,6 +62,9 @@ describe('deployFederation on a real dev chain and bcoin regtest', () => {
     expect(g).toEqual(deployed.genesis);
     expect(g.chainId).toBe(chain.chainId);
     expect(g.srcNetworkUid).toBe('0x10.btc');
+    expect(g.derivation).toEqual({ minDepositSats: 10_000, oldAddressWindow: 6 });
+    // Events are read from before the registry existed.
+    expect(await provider.getCode(g.contracts.staking, g.homeStartBlock!)).toBe('0x');
     expect(g.dstBtpAddress).toBe(`btp://0x7a69.eth/${g.contracts.bmc}`);
     for (const addr of Object.values(g.contracts)) expect((await provider.getCode(addr)).length, addr).toBeGreaterThan(2);
     // The Slasher is wired into the registry (not part of the genesis).
