@@ -253,6 +253,20 @@ the federation at the first Bitcoin block whose median time passes the scheduled
           });
         }
       }
+      // The contract has the last word (e.g. the duty for an old epoch's script runs one more
+      // unbonding period from the switch that removed the validator): simulate first.
+      try {
+        await withDecodedRevert(() => registry.getFunction('withdrawStake').staticCall());
+      } catch (err) {
+        if (isBridgeError(err, 'CONTRACT_REVERT') && err.context.error === 'UnbondingNotOver') {
+          const at = BigInt((err.context.args as string[])[0]!);
+          throw new BridgeError({ code: 'WITHDRAW_UNBONDING', message: `validator ${signer} is still unbonding: its duty for the last epoch it belonged to ends, and the stake can be withdrawn, from ${when(at)} (in ${at - now} s)` });
+        }
+        if (isBridgeError(err, 'CONTRACT_REVERT') && err.context.error === 'StillInValidatorSet') {
+          throw new BridgeError({ code: 'WITHDRAW_IN_SET', message: `validator ${signer} is still in the validator set of epoch ${String((err.context.args as string[])[0])}: try again after the next epoch switch` });
+        }
+        throw err;
+      }
       await confirm(io, opts, `Withdraw ${formatEther(info.stake)} ETH of validator ${signer} to operator ${ctx.operator.address}?`);
       const hash = await send(ctx, 'withdrawStake', []);
       writeLine(io.stdout, `withdrew ${formatEther(info.stake)} ETH to ${ctx.operator.address} (tx ${hash}); validator ${signer} is no longer registered`);
