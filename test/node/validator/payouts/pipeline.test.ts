@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { Transaction } from 'bitcoinjs-lib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bip143Sighash } from '../../../../src/chains/bitcoin/sighash.js';
-import { verifyWitnessSignature } from '../../../../src/chains/bitcoin/signer.js';
+import { signSighash, verifyWitnessSignature } from '../../../../src/chains/bitcoin/signer.js';
+import { payoutSighashes } from '../../../../src/chains/bitcoin/payout-signing.js';
+import { reverseBytes } from '../../../../src/chains/bitcoin/bytes.js';
 import type { FederationScript } from '../../../../src/chains/bitcoin/scripts.js';
 import { BridgeError } from '../../../../src/errors.js';
 import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
@@ -245,6 +247,30 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     expect(contract.batches.get(1n)!.records.map((r) => r.validator)).toContain(addresses[3]);
     await nodes[3].pipeline.tick();
     expect(contract.calls.filter((c) => c.fn === 'submitSignature')).toHaveLength(1);
+  });
+
+  it('judges gossip against its own sighashes: buffered before derivation, reject for invalid signatures, ignore for another txid', async () => {
+    contract.closeBatch();
+    const b = contract.batches.get(1n)!;
+    const plan = b.plans[0]!;
+    const sign = (i: number, hash: Uint8Array): Uint8Array => Uint8Array.of(...signSighash(hash, vals[i]!.key.privateKey).compact, signSighash(hash, vals[i]!.key.privateKey).recovery);
+    const hashes = payoutSighashes(plan.tx!, plan.inputs);
+    const txid = reverseBytes(Buffer.from(plan.txid!, 'hex'));
+    const n0 = nodes[0]!.pipeline;
+    // before node 0 derived the batch: buffered (accepted for forwarding), counted once it derives
+    expect(n0.onWitness({ batchId: 1n, version: 0n, txid, inputs: [{ index: 0, signature: sign(1, hashes[0]!) }] }, { signer: addresses[1]! })).toBeUndefined();
+    await nodes[0]!.pipeline.tick();
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'buffered' })).toBe(1);
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'counted' })).toBe(1);
+    // a signature over another message recovers to a key outside the script: reject
+    expect(n0.onWitness({ batchId: 1n, version: 0n, txid, inputs: [{ index: 1, signature: sign(2, hashes[0]!) }] }, { signer: addresses[2]! })).toBe('reject');
+    // a witness for another transaction of this version: ignore (not our bytes)
+    expect(n0.onWitness({ batchId: 1n, version: 0n, txid: new Uint8Array(32).fill(7), inputs: [{ index: 1, signature: sign(2, hashes[1]!) }] }, { signer: addresses[2]! })).toBe('ignore');
+    // the right one is counted, and again is a duplicate
+    expect(n0.onWitness({ batchId: 1n, version: 0n, txid, inputs: [{ index: 1, signature: sign(2, hashes[1]!) }] }, { signer: addresses[2]! })).toBeUndefined();
+    n0.onWitness({ batchId: 1n, version: 0n, txid, inputs: [{ index: 1, signature: sign(2, hashes[1]!) }] }, { signer: addresses[2]! });
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'counted' })).toBe(2);
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'duplicate' })).toBe(1);
   });
 
   it('a due fee bump is sent once by rotation, the new version is signed by all (sign-log allows versions), approved and broadcast', async () => {
