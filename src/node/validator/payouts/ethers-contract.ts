@@ -70,6 +70,7 @@ export class EthersPayoutContract implements PayoutContract {
   readonly #bshIface = new Interface(BSH_ABI);
   readonly #maxLogRange: number;
   #bsh: string | undefined;
+  readonly #fixedCache = new Map<bigint, Pick<BatchView, 'inputs' | 'withdrawals' | 'feeRateCandidates' | 'closedAtBlock'>>();
 
   constructor(o: EthersPayoutContractOptions) {
     this.#rpc = o.rpc;
@@ -121,7 +122,28 @@ export class EthersPayoutContract implements PayoutContract {
     const status = Number(info[0]);
     if (status === BATCH_STATUS.none) return undefined;
     const latest = BigInt(info[2] as bigint);
-    const closedAt = Number(info[5]);
+    const fixed = await this.#fixed(batchId, Number(info[5]));
+    const versions = await Promise.all(Array.from({ length: Number(latest) + 1 }, (_, v) => this.#view('versionInfo', [batchId, v]).then((r) => r[0] as Row)));
+    let approvedVersion: bigint | undefined;
+    versions.forEach((v, i) => {
+      if (v[4] === true) approvedVersion = BigInt(i);
+    });
+    return {
+      batchId,
+      kind: 'payout',
+      latestVersion: latest,
+      approvedVersion,
+      confirmed: status !== BATCH_STATUS.closed,
+      changeEpoch: Number(info[1]),
+      versionFees: versions.map((v) => BigInt(v[2] as bigint)),
+      ...fixed,
+    };
+  }
+
+  /** What never changes once a batch is closed (inputs, withdrawals, the closing block's fee rate): read once. */
+  async #fixed(batchId: bigint, closedAt: number): Promise<Pick<BatchView, 'inputs' | 'withdrawals' | 'feeRateCandidates' | 'closedAtBlock'>> {
+    const hit = this.#fixedCache.get(batchId);
+    if (hit !== undefined) return hit;
     const [ins, ids] = await Promise.all([this.#view('batchInputs', [batchId]), this.#view('batchWithdrawals', [batchId])]);
     const [txids, vouts, amounts, epochs, kinds] = ins as unknown as [string[], bigint[], bigint[], bigint[], bigint[]];
     const bsh = await this.#bshAddress();
@@ -129,11 +151,6 @@ export class EthersPayoutContract implements PayoutContract {
       const w = await this.#view('withdrawals', [id], undefined, bsh, this.#bshIface);
       return { id: BigInt(id), amountSats: BigInt(w[1] as bigint), outputScript: getBytes(w[3] as string) };
     }));
-    const versions = await Promise.all(Array.from({ length: Number(latest) + 1 }, (_, v) => this.#view('versionInfo', [batchId, v]).then((r) => r[0] as Row)));
-    let approvedVersion: bigint | undefined;
-    versions.forEach((v, i) => {
-      if (v[4] === true) approvedVersion = BigInt(i);
-    });
     const rates = new Set<bigint>();
     for (const tag of [closedAt, closedAt - 1]) {
       if (tag < 0) continue;
@@ -144,25 +161,21 @@ export class EthersPayoutContract implements PayoutContract {
       }
     }
     if (rates.size === 0) rates.add(BigInt((await this.#view('feeRate'))[0] as bigint));
-    return {
-      batchId,
-      kind: 'payout',
-      latestVersion: latest,
-      approvedVersion,
-      confirmed: status !== BATCH_STATUS.closed,
-      changeEpoch: Number(info[1]),
-      feeRateCandidates: [...rates],
-      versionFees: versions.map((v) => BigInt(v[2] as bigint)),
+    const fixed = {
       inputs: txids.map((t, i) => ({
         txid: bytesToHex(reverseBytes(getBytes(t))),
         vout: Number(vouts[i]),
         amountSats: BigInt(amounts[i]!),
         epoch: Number(epochs[i]),
-        kind: Number(kinds[i]) === 1 ? 'p2sh-p2wsh' : 'p2wsh',
+        kind: Number(kinds[i]) === 1 ? ('p2sh-p2wsh' as const) : ('p2wsh' as const),
       })),
       withdrawals,
+      feeRateCandidates: [...rates],
       closedAtBlock: closedAt,
     };
+    if (this.#fixedCache.size > 64) this.#fixedCache.clear();
+    this.#fixedCache.set(batchId, fixed);
+    return fixed;
   }
 
   async versionTx(batchId: bigint, version: bigint): Promise<VersionTxView> {

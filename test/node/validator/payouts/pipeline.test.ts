@@ -10,7 +10,7 @@ import { reverseBytes } from '../../../../src/chains/bitcoin/bytes.js';
 import type { FederationScript } from '../../../../src/chains/bitcoin/scripts.js';
 import { BridgeError } from '../../../../src/errors.js';
 import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
-import { silentLogger } from '../../../../src/node/logger.js';
+import { createLogger, silentLogger } from '../../../../src/node/logger.js';
 import { createMetrics, type MetricsFactory } from '../../../../src/node/metrics.js';
 import { SignLog } from '../../../../src/node/signlog/index.js';
 import { PayoutPipeline, type PayoutPipelineOptions } from '../../../../src/node/validator/payouts/pipeline.js';
@@ -96,7 +96,7 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     const metrics = createMetrics({ defaultMetrics: false });
     const sender = new MemorySender(addresses[i]!, contract);
     const pipeline = new PayoutPipeline(
-      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: silentLogger(), metrics, now: () => now, keepers: () => addresses },
+      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: process.env['PAYOUT_DEBUG'] ? createLogger({ level: 'debug', pretty: false }) : silentLogger(), metrics, now: () => now, keepers: () => addresses },
       OPTIONS,
     );
     return { i, db, signLog, sender, pipeline, metrics };
@@ -246,6 +246,28 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     expect(own[0]!.from).toBe(addresses[3]);
     expect(contract.batches.get(1n)!.records.map((r) => r.validator)).toContain(addresses[3]);
     await nodes[3].pipeline.tick();
+    expect(contract.calls.filter((c) => c.fn === 'submitSignature')).toHaveLength(1);
+  });
+
+  it('a validator that comes back after the batch settled still records its own signatures (its duty), then stops following', async () => {
+    // node 3 ran before (its cursor is at batch 1), then goes offline
+    const queue = contract.queue;
+    contract.queue = [];
+    await nodes[3]!.pipeline.tick();
+    contract.queue = queue;
+    bus.offline.add(addresses[3]!);
+    const online = nodes.slice(0, 3);
+    for (let r = 0; r < 3; r++) await tickAll(online);
+    now += 300;
+    await tickAll(online);
+    expect(contract.batches.get(1n)!.approved).toBe(0n);
+    contract.confirm(1n);
+    await nodes[3]!.pipeline.tick();
+    const own = contract.calls.filter((c) => c.fn === 'submitSignature');
+    expect(own.map((c) => c.from)).toEqual([addresses[3]]);
+    expect(contract.batches.get(1n)!.records.map((r) => r.validator)).toContain(addresses[3]);
+    expect((await new PayoutStore(openPayoutSublevel(nodes[3]!.db)).get(1n))?.confirmed).toBe(true);
+    await nodes[3]!.pipeline.tick();
     expect(contract.calls.filter((c) => c.fn === 'submitSignature')).toHaveLength(1);
   });
 
