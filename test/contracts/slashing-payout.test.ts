@@ -12,7 +12,7 @@ import { signPayoutInputs } from '../../src/chains/bitcoin/payout-signing.js';
 import { bip143Digest } from '../../src/chains/bitcoin/sighash.js';
 import { witnessSigArg } from '../../src/chains/ethereum/bindings.js';
 import { waitReceipt } from '../../src/chains/ethereum/provider.js';
-import { deploySlasher, submitBitcoinEquivocation } from '../../src/chains/ethereum/slashing.js';
+import { deploySlasherForBridge, submitBitcoinEquivocation } from '../../src/chains/ethereum/slashing.js';
 import { verifyBitcoinEquivocation } from '../../src/consensus/equivocation.js';
 import { deliverRecords, eventsOf, importAll, mine, setupPayout, startEnv, stopEnv, type Env, type PayoutFixture } from './helpers.js';
 import { bitcoinEvidence, expectSlashRevert, sha256d } from './slashing-helpers.js';
@@ -36,10 +36,11 @@ describe('Slasher × PayoutCoordinator (real EVM)', () => {
     f = await setupPayout(env, N, { seed: 'slash-payout' });
     user = env.wallets[2 + N]!;
     reporter = env.wallets[2 + N + 1]!;
-    slasher = await deploySlasher(f.admin, env.provider, {
-      admin: f.admin.address, registry: f.d.registry!, bmv: f.d.bmv, payout: f.d.payout!, treasury: env.wallets[2 + N + 2]!.address,
+    slasher = await deploySlasherForBridge(f.admin, env.provider, f.d, {
+      admin: f.admin.address, treasury: env.wallets[2 + N + 2]!.address,
       params: { dutyBlocks: T, missedDutyBps: 100, missedDutyCapBps: 500, equivocationBps: 5_000, reporterBps: 1_000, keeperBps: 100 },
     });
+    expect(await slasher.getFunction('payout')()).toBe(await f.d.payout.getAddress());
   });
   afterAll(async () => stopEnv(env));
 
@@ -48,7 +49,7 @@ describe('Slasher × PayoutCoordinator (real EVM)', () => {
   const stakeOf = async (k: string): Promise<[bigint, boolean]> => (await f.d.registry!.getFunction('stakeOf')(new Wallet(k).address)) as [bigint, boolean];
 
   it('missed batch duty and Bitcoin equivocation follow the coordinator: bumped re-signing is fine, an unapproved spend is slashed', async () => {
-    const payout = f.d.payout!;
+    const payout = f.d.payout;
     const script0 = federationScript({ keys: f.signingKeys.map((k) => secp256k1.getPublicKey(getBytes(k), true)), threshold: M, epoch: 0 });
     // ledger: the bootstrap reserve and one deposit
     await send(payout, f.admin, 'initReserve', hexlify(txidBytes(0)), 1, 10_000n, 0);
