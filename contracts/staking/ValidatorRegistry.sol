@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {Roles} from "../access/Roles.sol";
 import {CodeStore} from "../libraries/CodeStore.sol";
-import {IValidatorRegistry} from "../interfaces/IValidatorRegistry.sol";
+import {IValidatorRegistry, IStakeSlashing} from "../interfaces/IValidatorRegistry.sol";
 
 /// @title ValidatorRegistry
 /// @notice Staking and the federation's validator sets by epoch (DESIGN.md §2 "Validator set
@@ -13,12 +13,14 @@ import {IValidatorRegistry} from "../interfaces/IValidatorRegistry.sol";
 ///         median-time-past is ≥ T, which the BMV reports through {activateEpoch} when it accepts the
 ///         BTP block carrying that NextProofContext. Parameters that affect BTP derivation are
 ///         scheduled by the same MTP rule ({scheduleParam}).
-contract ValidatorRegistry is IValidatorRegistry, Roles {
+contract ValidatorRegistry is IValidatorRegistry, IStakeSlashing, Roles {
     struct Validator {
         address operator;
         uint96 stake;
         uint64 unbondingSince; // 0 while bonded
         bool registered;
+        bool ejected; // equivocated: leaves at the next freeze, never selected again (DESIGN.md §2 "Slashing")
+        uint32 lastEpochPlus1; // 1 + the last epoch whose set includes it (0: never in a set)
         bytes32 pubX;
         bytes32 pubY;
         bytes peerId;
@@ -31,6 +33,7 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         uint64 activationBtcHeight; // set when the BMV accepts the switch
         bool frozen;
         bool active;
+        uint64 activatedAt; // home timestamp of the switch (the previous set's duty winds down from here)
     }
 
     struct ParamEntry {
@@ -40,6 +43,8 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
 
     /// @notice Only this contract (the BMV) may report epoch activation.
     address public verifier;
+    /// @notice Only this contract (the Slasher, set once) may slash stakes and eject validators.
+    address public slasher;
 
     uint256 public minStake;
     uint64 public unbondingPeriod;
@@ -70,6 +75,11 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
     event EpochActivated(uint256 indexed epoch, uint256 btcHeight);
     event ParamScheduled(bytes32 indexed key, uint256 value, uint256 activationMtp);
     event VerifierSet(address verifier);
+    event SlasherSet(address slasher);
+    /// @notice `amount` of `signer`'s stake (bonded or unbonding) went to the slasher.
+    event Slashed(address indexed signer, uint256 amount, uint256 remaining);
+    /// @notice `signer` leaves at the next freeze and is never selected again.
+    event Ejected(address indexed signer);
     event StakingParamsSet(uint256 minStake, uint256 unbondingPeriod, uint256 maxActive, uint256 maxChurn, uint256 activationMargin, uint256 epochDuration);
 
     error AlreadyRegistered(address signer);
@@ -95,6 +105,9 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
     error VerifierAlreadySet();
     error InvalidStakingParams();
     error TransferFailed();
+    error NotSlasher(address caller);
+    error SlasherAlreadySet();
+    error ValidatorEjected(address signer);
 
     /// @param admin ADMIN_ROLE holder (staking parameters, bootstrap, scheduled parameters)
     constructor(
@@ -125,6 +138,7 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         if (publicKey.length != 64) revert InvalidPublicKey();
         address signer = address(uint160(uint256(keccak256(publicKey))));
         if (_validators[signer].registered) revert AlreadyRegistered(signer);
+        if (_validators[signer].ejected) revert ValidatorEjected(signer);
         if (signerOf[msg.sender] != address(0)) revert OperatorHasValidator(msg.sender);
         if (msg.value < minStake) revert StakeTooLow(msg.value, minStake);
         if (candidates.length >= MAX_CANDIDATES) revert TooManyCandidates();
@@ -134,6 +148,8 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
             stake: uint96(msg.value),
             unbondingSince: 0,
             registered: true,
+            ejected: false,
+            lastEpochPlus1: 0,
             pubX: bytes32(publicKey[0:32]),
             pubY: bytes32(publicKey[32:64]),
             peerId: peerId
@@ -163,8 +179,11 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         emit UnstakeRequested(signer, block.timestamp + unbondingPeriod);
     }
 
-    /// @notice Pays out an unbonded stake once the unbonding period is over and the validator is in
-    ///         neither the current nor the frozen next set (its signing duty has ended).
+    /// @notice Pays out an unbonded (possibly slashed) stake. The validator's signing duty for the
+    ///         scripts it belongs to, and its slashability, last through its unbonding period
+    ///         (DESIGN.md §2 "Validator set changes"), so the period runs from the later of
+    ///         {unstake} and the activation of the first epoch without it; it must be in neither
+    ///         the current nor the frozen next set.
     function withdrawStake() external {
         address signer = signerOf[msg.sender];
         if (signer == address(0)) revert NotOperator(msg.sender);
@@ -172,8 +191,14 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         if (v.unbondingSince == 0) revert NotUnbonding();
         uint256 availableAt = uint256(v.unbondingSince) + unbondingPeriod;
         if (block.timestamp < availableAt) revert UnbondingNotOver(availableAt);
-        if (_inSet(currentEpoch, signer)) revert StillInValidatorSet(currentEpoch);
-        if (_epochs[currentEpoch + 1].frozen && _inSet(currentEpoch + 1, signer)) revert StillInValidatorSet(currentEpoch + 1);
+        uint256 last = v.lastEpochPlus1;
+        if (last != 0) {
+            // a member of epoch last-1's set: out only once epoch `last` (frozen without it) is
+            // active, and its duty for last-1's script runs a further unbonding period from then
+            if (currentEpoch < last) revert StillInValidatorSet(last - 1);
+            availableAt = uint256(_epochs[last].activatedAt) + unbondingPeriod;
+            if (block.timestamp < availableAt) revert UnbondingNotOver(availableAt);
+        }
         uint256 amount = v.stake;
         v.stake = 0;
         v.registered = false;
@@ -182,6 +207,55 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         emit StakeWithdrawn(signer, msg.sender, amount);
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed();
+    }
+
+    /// @notice When `signer`'s stake can be withdrawn under {withdrawStake}'s rule (0: not
+    ///         unbonding). While it is still in the current or the frozen next set, `inSet` is
+    ///         true and `availableAt` only a lower bound (its duty runs an unbonding period past
+    ///         the activation of the first epoch without it).
+    function withdrawableAt(address signer) external view returns (uint256 availableAt, bool inSet) {
+        Validator storage v = _validators[signer];
+        if (v.unbondingSince == 0) return (0, false);
+        availableAt = uint256(v.unbondingSince) + unbondingPeriod;
+        uint256 last = v.lastEpochPlus1;
+        if (last == 0) return (availableAt, false);
+        if (currentEpoch < last) return (availableAt, true);
+        uint256 afterLeaving = uint256(_epochs[last].activatedAt) + unbondingPeriod;
+        if (afterLeaving > availableAt) availableAt = afterLeaving;
+    }
+
+    // ------------------------------------------------------------------ slashing
+
+    /// @notice Takes up to `amount` of `signer`'s stake, bonded or unbonding (unbonding stake
+    ///         stays slashable, DESIGN.md §2), and sends it to the slasher, which splits it
+    ///         between the evidence submitter and the treasury (docs/SLASHING.md).
+    /// @return taken the amount actually taken (the stake may be smaller)
+    function slash(address signer, uint256 amount) external returns (uint256 taken) {
+        if (msg.sender != slasher) revert NotSlasher(msg.sender);
+        Validator storage v = _validators[signer];
+        uint256 s = v.stake;
+        taken = amount < s ? amount : s;
+        if (taken == 0) return 0;
+        v.stake = uint96(s - taken);
+        emit Slashed(signer, taken, s - taken);
+        (bool ok,) = msg.sender.call{value: taken}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    /// @notice Ejects an equivocating validator: it starts unbonding now (if it was not), leaves
+    ///         the set at the next freeze whatever the churn budget, and its key can never be
+    ///         selected or registered again. A set already frozen keeps it (BTP derivation has
+    ///         scheduled it); its duty there and its slashability continue.
+    function eject(address signer) external {
+        if (msg.sender != slasher) revert NotSlasher(msg.sender);
+        Validator storage v = _validators[signer];
+        if (v.ejected) return;
+        v.ejected = true;
+        if (v.unbondingSince == 0 && v.registered) {
+            v.unbondingSince = uint64(block.timestamp);
+            emit UnstakeRequested(signer, block.timestamp + unbondingPeriod);
+        }
+        emit Ejected(signer);
     }
 
     // ------------------------------------------------------------------ epochs
@@ -193,6 +267,7 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         address[] memory set = _selectSet(new address[](0), type(uint32).max);
         _freeze(0, set, uint64(block.timestamp));
         _epochs[0].active = true;
+        _epochs[0].activatedAt = uint64(block.timestamp);
         emit EpochActivated(0, 0);
     }
 
@@ -216,6 +291,7 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         currentEpoch = epoch;
         _epochs[epoch].active = true;
         _epochs[epoch].activationBtcHeight = uint64(btcHeight);
+        _epochs[epoch].activatedAt = uint64(block.timestamp);
         emit EpochActivated(epoch, btcHeight);
     }
 
@@ -227,6 +303,8 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         e.frozenAt = uint64(block.timestamp);
         e.activationMtp = activationMtp;
         e.frozen = true;
+        // remembered per member so {withdrawStake} knows when its duty ends without scanning epochs
+        for (uint256 i; i < set.length; ++i) _validators[set[i]].lastEpochPlus1 = uint32(epoch + 1);
         emit EpochFrozen(epoch, activationMtp, set);
     }
 
@@ -241,7 +319,7 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         for (uint256 i; i < n; ++i) {
             address c = candidates[i];
             Validator storage v = _validators[c];
-            if (v.unbondingSince == 0 && v.stake >= minStake) elig[m++] = c;
+            if (v.unbondingSince == 0 && !v.ejected && v.stake >= minStake) elig[m++] = c;
         }
         // insertion sort by stake desc (m ≤ MAX_CANDIDATES)
         for (uint256 i = 1; i < m; ++i) {
@@ -264,9 +342,13 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         uint256 len;
         for (uint256 i; i < current.length; ++i) next[len++] = current[i];
         uint256 budget = churn;
-        // 1. ineligible members leave (weakest first is irrelevant: they have no valid stake)
-        for (uint256 i; i < len && budget > 0; ) {
-            if (!_contains(elig, m, next[i])) {
+        // 1. ejected members leave whatever the budget (an equivocator must not sign another
+        //    epoch, DESIGN.md §2 "Slashing"); other ineligible members leave within the budget
+        for (uint256 i; i < len; ) {
+            if (_validators[next[i]].ejected) {
+                next[i] = next[--len];
+                if (budget > 0) budget--;
+            } else if (budget > 0 && !_contains(elig, m, next[i])) {
                 next[i] = next[--len];
                 budget--;
             } else {
@@ -326,13 +408,6 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         }
     }
 
-    function _inSet(uint256 epoch, address signer) internal view returns (bool) {
-        address ptr = _epochs[epoch].setPtr;
-        if (ptr == address(0)) return false;
-        address[] memory set = CodeStore.readAddresses(ptr);
-        return _contains(set, set.length, signer);
-    }
-
     function _removeCandidate(address signer) internal {
         uint256 n = candidates.length;
         for (uint256 i; i < n; ++i) {
@@ -386,6 +461,14 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
         if (verifier != address(0)) revert VerifierAlreadySet();
         verifier = verifier_;
         emit VerifierSet(verifier_);
+    }
+
+    /// @notice Sets the slashing contract allowed to {slash} and {eject} (admin, once).
+    function setSlasher(address slasher_) external onlyRole(ADMIN_ROLE) {
+        if (slasher != address(0)) revert SlasherAlreadySet();
+        if (slasher_ == address(0)) revert ZeroAddress();
+        slasher = slasher_;
+        emit SlasherSet(slasher_);
     }
 
     /// @notice Sets the staking parameters (admin); they apply from the next freeze.
@@ -465,6 +548,12 @@ contract ValidatorRegistry is IValidatorRegistry, Roles {
     function compressedKey(address signer) public view returns (bytes memory) {
         Validator storage v = _validators[signer];
         return abi.encodePacked(uint8(uint256(v.pubY) & 1 == 1 ? 0x03 : 0x02), v.pubX);
+    }
+
+    /// @notice A validator's stake (bonded or unbonding; 0 once withdrawn) and whether it was ejected.
+    function stakeOf(address signer) external view returns (uint256 amount, bool ejected) {
+        Validator storage v = _validators[signer];
+        return (v.stake, v.ejected);
     }
 
     /// @notice Number of registered candidates.

@@ -31,6 +31,8 @@ export interface EmittedBlock {
   readonly height: number;
   readonly hash: string;
   readonly prevHash: string;
+  /** Header timestamp (unix seconds); derivation needs it for BIP-113 median-time-past (src/consensus/mtp.ts). */
+  readonly timestamp: number;
   readonly transactions: readonly Transaction[];
 }
 
@@ -118,7 +120,7 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
       this.#state = cur;
       this.#pending.delete(height);
       this.#emittedCounter?.inc();
-      this.emit('block', { height, hash, prevHash, transactions: block.transactions ?? [] });
+      this.emit('block', { height, hash, prevHash, timestamp: block.timestamp, transactions: block.transactions ?? [] });
       emittedNow++;
     }
   }

@@ -4,9 +4,11 @@ import { LOG_LEVELS } from '../config/schema.js';
 import { VERSION } from '../version.js';
 import { registerBtpCommands } from './commands/btp.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerDevnetCommands } from './commands/devnet.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerKeysCommands } from './commands/keys.js';
+import { registerOperatorCommands } from './commands/operator.js';
 import { registerSignlogCommands } from './commands/signlog.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerStatusCommand } from './commands/status.js';
@@ -36,7 +38,11 @@ Getting started:
   fednode init --network devnet      write a config and data directory
   fednode keys new                   create the encrypted signing key
   fednode config validate            check the config
-  fednode start                      run the node`,
+  fednode start                      run the node
+
+Try it locally:
+  fednode devnet                     a whole federation on this machine (Ctrl-C stops it)
+  fednode demo                       one transfer each way through it`,
   );
 
   registerInitCommand(program, io);
@@ -47,6 +53,8 @@ Getting started:
   registerDoctorCommand(program, io);
   registerSignlogCommands(program, io);
   registerBtpCommands(program, io);
+  registerDevnetCommands(program, io);
+  registerOperatorCommands(program, io);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -80,17 +80,18 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 // ---------------------------------------------------------------- bodies
 
 function attestationToRlp(a: Attestation): RlpItem {
-  return [uintBytes(a.height), a.decisionHash, a.signature];
+  return [uintBytes(a.height), a.decisionHash, a.networkTypeSectionHash, a.signature];
 }
 
 function attestationFromRlp(item: RlpItem): Attestation | undefined {
-  const l = readList(item, 3);
+  const l = readList(item, 4);
   if (l === undefined) return undefined;
   const height = readUint(l[0]);
   const decisionHash = readFixed(l[1], 32);
-  const signature = readFixed(l[2], 65);
-  if (height === undefined || decisionHash === undefined || signature === undefined) return undefined;
-  return { height, decisionHash, signature };
+  const networkTypeSectionHash = readFixed(l[2], 32);
+  const signature = readFixed(l[3], 65);
+  if (height === undefined || decisionHash === undefined || networkTypeSectionHash === undefined || signature === undefined) return undefined;
+  return { height, decisionHash, networkTypeSectionHash, signature };
 }
 
 function witnessToRlp(w: PayoutWitness): RlpItem {

@@ -11,6 +11,12 @@ export interface Attestation {
   height: bigint;
   /** Raw 32-byte keccak decision hash. */
   decisionHash: Uint8Array;
+  /**
+   * keccak256 of the block's NetworkTypeSection (32 bytes): with the federation's constants and the
+   * height it rebuilds the decision preimage, so two signatures of one validator at one height are
+   * slashing evidence from gossip alone (docs/CONSENSUS.md §6).
+   */
+  networkTypeSectionHash: Uint8Array;
   /** 65-byte R‖S‖V (V in {0,1}) by the same key that signs the envelope. */
   signature: Uint8Array;
 }

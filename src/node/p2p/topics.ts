@@ -14,7 +14,16 @@ export const KIND_CODE: Readonly<Record<MessageKind, number>> = {
   reobserve: 4,
 };
 
-export const TOPIC_VERSION = 1;
+/**
+ * Wire version per kind (the last topic segment). Attestation is 2: its item gained the
+ * NetworkTypeSection hash (docs/P2P.md §4.2); a v1 node and a v2 node never share that topic.
+ */
+export const TOPIC_VERSIONS: Readonly<Record<MessageKind, number>> = {
+  attestation: 2,
+  'payout-witness': 1,
+  heartbeat: 1,
+  reobserve: 1,
+};
 
 /** Network names are embedded in topics and signatures: keep them short and plain. */
 const NETWORK_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -23,9 +32,9 @@ export function isValidNetworkName(network: string): boolean {
   return NETWORK_NAME.test(network);
 }
 
-/** `/fednode/<network>/<kind>/<version>`, e.g. `/fednode/devnet/attestation/1`. */
+/** `/fednode/<network>/<kind>/<version>`, e.g. `/fednode/devnet/attestation/2`. */
 export function topicName(network: string, kind: MessageKind): string {
-  return `/fednode/${network}/${kind}/${TOPIC_VERSION}`;
+  return `/fednode/${network}/${kind}/${TOPIC_VERSIONS[kind]}`;
 }
 
 export function topicsOf(network: string): Record<MessageKind, string> {

@@ -74,6 +74,8 @@ describe('BtcWatcher (against a fake chain)', () => {
     await w.poll();
     expect(blocks.map((b) => b.height).slice(-1)).toEqual([9]);
     blocks.forEach((b, i) => i > 0 && expect(b.prevHash).toBe(blocks[i - 1]!.hash));
+    // Header timestamps (derivation's median-time-past): the fake chain stamps block i with 1_700_000_000 + i.
+    expect(blocks.map((b) => b.timestamp)).toEqual(blocks.map((b) => 1_700_000_000 + b.height));
   });
 
   it('reports reorgs above the cursor and emits the new branch', async () => {

@@ -81,6 +81,7 @@ describe('envelope codec', () => {
     expect(checkBody('reobserve', { chain: 'home', fromHeight: 1n, toHeight: 1n, itemIds: [rand(32)] }, L)).toBe(false);
     expect(checkBody('heartbeat', { ...heartbeat(), softwareVersion: 'bad\nversion' }, L)).toBe(false);
     expect(checkBody('attestation', { ...attestation(id, 1n), decisionHash: rand(31) }, L)).toBe(false);
+    expect(checkBody('attestation', { ...attestation(id, 1n), networkTypeSectionHash: rand(33) }, L)).toBe(false);
     expect(checkBody('attestation', { ...attestation(id, 1n), height: 1n << 64n }, L)).toBe(false);
     expect(checkBody('attestation', attestation(id, (1n << 64n) - 1n), L)).toBe(true);
   });

@@ -44,7 +44,7 @@ export function validatorEntry(id: TestIdentity): { address: string; peerId: str
 }
 
 export function attestation(id: TestIdentity, height: bigint, decisionHash: Uint8Array = rand(32)): Attestation {
-  return { height, decisionHash, signature: signDigest(decisionHash, id.signingKey) };
+  return { height, decisionHash, networkTypeSectionHash: rand(32), signature: signDigest(decisionHash, id.signingKey) };
 }
 
 export function payoutWitness(id: TestIdentity, batchId = 7n): PayoutWitness {
