@@ -446,6 +446,13 @@ contract BitcoinTokenService is IBitcoinService, Roles {
         bytes memory script = p[50:];
         refundScripts[key] = script;
         emit DepositRefundRecorded(txid, vout, amount, epoch, script);
+        // PROTOCOL.md §2.3: the refund is paid like a withdrawal of the whole amount (its miner fee
+        // share comes out of it); no BTCT was minted for it, so its requester is this contract and
+        // an unpayable refund re-mints nothing (the UTXO stays in the ledger as surplus).
+        uint64 id = nextWithdrawalId++;
+        withdrawnNetTotal += uint192(amount);
+        _withdrawals[id] = Withdrawal(address(this), uint64(amount), WITHDRAWAL_QUEUED, script);
+        emit TransferToForeign(id, address(this), "", script, amount, 0);
     }
 
     function _outpoint(bytes calldata p)
@@ -575,6 +582,11 @@ contract BitcoinTokenService is IBitcoinService, Roles {
         if (w.from == address(0)) revert UnknownWithdrawal(id);
         if (w.status != WITHDRAWAL_QUEUED) revert WithdrawalNotQueued(id);
         w.status = WITHDRAWAL_REFUNDED;
+        if (w.from == address(this)) {
+            // a deposit refund (PROTOCOL.md §2.3) that cannot be paid: nothing was minted for it
+            emit WithdrawalRefunded(id, address(this), 0, 0);
+            return;
+        }
         uint256 fee = failedTransferFee < w.amount ? failedTransferFee : w.amount;
         if (w.amount - fee != 0) token.mint(w.from, w.amount - fee);
         if (fee != 0) {

@@ -1,5 +1,5 @@
 // Property (fast-check, real EVM): after every operation — deposits (minted, deferred by a cap,
-// unclaimed), withdrawals, closing a batch (with dust refunds), fee bumps and confirmations —
+// unclaimed, refunds queued as withdrawals), withdrawals, closing a batch (with dust refunds), fee bumps and confirmations —
 // the ledger's UTXOs sum to at least the BTCT supply, and to at least supply + withdrawals still
 // owed (PROTOCOL.md §4.5: L ≥ B, and fee bumps only spend the surplus).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,14 +13,14 @@ import { deliverRecords, importAll, mine, revertTo, setupPayout, snapshot, start
 const N = 4;
 
 type Op =
-  | { t: 'deposit'; amount: bigint; p2sh: boolean; unclaimed: boolean }
+  | { t: 'deposit'; amount: bigint; p2sh: boolean; kind: 'mint' | 'unclaimed' | 'refund' }
   | { t: 'withdraw'; amount: bigint }
   | { t: 'close' }
   | { t: 'bump' }
   | { t: 'confirm' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('deposit' as const), amount: fc.bigInt({ min: 1_000n, max: 2_000_000n }), p2sh: fc.boolean(), unclaimed: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('deposit' as const), amount: fc.bigInt({ min: 1_000n, max: 2_000_000n }), p2sh: fc.boolean(), kind: fc.constantFrom('mint' as const, 'mint' as const, 'unclaimed' as const, 'refund' as const) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('withdraw' as const), amount: fc.bigInt({ min: 601n, max: 800_000n }) }) },
   { weight: 2, arbitrary: fc.constant({ t: 'close' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'bump' as const }) },
@@ -49,7 +49,10 @@ describe('ledger invariant: Σ ledger UTXOs ≥ BTCT supply after every operatio
     const c = f.d.payout;
     if (op.t === 'deposit') {
       const txid = getBytes(keccak256(toUtf8Bytes(`dep-${seq++}`)));
-      const rec: BtcRecord = { type: op.unclaimed ? 'deposit-unclaimed' : 'deposit-mint', txid, vout: seq % 3, amountSats: op.amount, epoch: 0, ...(op.unclaimed ? {} : { recipient: getBytes(user.address) }), ...(op.p2sh ? { outputKind: 'p2sh-p2wsh' as const } : {}) } as BtcRecord;
+      const base = { txid, vout: seq % 3, amountSats: op.amount, epoch: 0, ...(op.p2sh ? { outputKind: 'p2sh-p2wsh' as const } : {}) };
+      const rec: BtcRecord = op.kind === 'mint' ? { type: 'deposit-mint', ...base, recipient: getBytes(user.address) }
+        : op.kind === 'unclaimed' ? { type: 'deposit-unclaimed', ...base }
+          : { type: 'deposit-refund', ...base, refundScript: payments.p2wpkh({ hash: Buffer.alloc(20, 7), network: networks.regtest }).output! };
       await deliverRecords(env, f, [rec]);
       await importAll(env, f);
       done.deposit++;

@@ -183,6 +183,25 @@ describe('PayoutCoordinator: ledger, batches, sighashes, witnesses', () => {
     expect(await f.d.payout.getFunction('batchWithdrawals')(c.batchId)).toEqual([0n, 2n]);
   });
 
+  it('a DEPOSIT_REFUND is queued as a withdrawal of the whole amount to its refund script and paid by the next batch like one', async () => {
+    const led = await fundLedger([{ i: 1, amount: 300_000n, block: 0 }]);
+    const refundScript = addr(9).script;
+    const h = f.height;
+    const r = await deliverRecords(env, f, [{ type: 'deposit-refund', txid: txidBytes(50), vout: 1, amountSats: 40_000n, epoch: 0, refundScript }]);
+    const [q] = eventsOf(f.d.bsh, r, 'TransferToForeign');
+    expect(q![0]).toBe(0n);
+    expect(q![3]).toBe(hexlify(refundScript));
+    await importAll(env, f);
+    const ws = await withdraw([25_000n]);
+    const c = await close();
+    const refundUtxo: FederationUtxo = { txid: rev(txidBytes(50)), vout: 1, amountSats: 40_000n, height: h, script: script0, kind: 'p2wsh' };
+    const plan = buildPayout({ batchId: 1n, reserve: led.reserve, deposits: [...led.deposits, refundUtxo], withdrawals: [{ id: 0n, amountSats: 40_000n, outputScript: refundScript }, ...ws], changeScript: script0, limits });
+    expectSame(c, plan);
+    expect(plan.paid.map((p) => p.withdrawal.id)).toEqual([0n, 1n]);
+    // supply unchanged by the refund (nothing was minted for it); the ledger invariant holds
+    expect((await f.d.payout.getFunction('ledgerTotal')()) >= (await f.d.btct.getFunction('totalSupply')())).toBe(true);
+  });
+
   it('every withdrawal unpayable: no batch, all refunded; nothing to pay reverts', async () => {
     await fundLedger([{ i: 1, amount: 500_000n, block: 0 }]);
     await withdraw([700n]);
