@@ -52,11 +52,17 @@ contract FeeOracle is Roles {
         }
     }
 
-    /// @notice A validator of the current epoch (its script must be built) submits its estimate.
+    /// @notice A validator of the current epoch (its script must be built) submits its estimate,
+    ///         from its signing address or its operator account (which holds the gas).
     function submitFeeEstimate(uint64 rate) external {
-        if (scripts.epochMember(registry.currentEpoch(), msg.sender) == 0) revert NotValidator(msg.sender);
-        feeEstimates[msg.sender] = rate;
-        emit FeeEstimateSubmitted(msg.sender, rate);
+        uint256 epoch = registry.currentEpoch();
+        address signer = msg.sender;
+        if (scripts.epochMember(epoch, signer) == 0) {
+            signer = registry.signerOf(msg.sender);
+            if (signer == address(0) || scripts.epochMember(epoch, signer) == 0) revert NotValidator(msg.sender);
+        }
+        feeEstimates[signer] = rate;
+        emit FeeEstimateSubmitted(signer, rate);
     }
 
     /// @notice Sets the rate to the median of the current validators' estimates (missing ones

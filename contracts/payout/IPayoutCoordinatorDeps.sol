@@ -21,6 +21,7 @@ interface IPayoutRegistry {
     function currentEpoch() external view returns (uint256);
     function epochValidators(uint256 epoch) external view returns (address[] memory);
     function compressedKey(address signer) external view returns (bytes memory);
+    function signerOf(address operator) external view returns (address);
 }
 
 interface ISupply {

@@ -116,6 +116,27 @@ describe('PayoutCoordinator: ledger, batches, sighashes, witnesses', () => {
     expect(await f.d.payoutCodec.getFunction('recoverSigner')(h, 1 - recid, r, `0x${(n - BigInt(sv)).toString(16).padStart(64, '0')}`)).toBe('0x0000000000000000000000000000000000000000');
   });
 
+  it('fee rate: governance within bounds, or the median of the current validators\' estimates, clamped', async () => {
+    const o = f.d.feeOracle;
+    await expectRevert((o.connect(user) as Contract).getFunction('setFeeRate')(5_000n), 'Unauthorized');
+    await expectRevert(o.getFunction('setFeeRate')(500n), 'FeeRateOutOfBounds');
+    await send(o, f.admin, 'setFeeRate', 5_000n);
+    expect(await o.getFunction('feeRate')()).toBe(5_000n);
+    await send(f.d.epochScripts, user, 'ensure', 0);
+    await expectRevert((o.connect(user) as Contract).getFunction('submitFeeEstimate')(3_000n), 'NotValidator');
+    await expectRevert(o.getFunction('updateFeeRate')(), 'NoEstimates');
+    // from the operator accounts (they hold the gas); recorded for their signers
+    const est = [4_000n, 2_000_000n, 7_000n];
+    for (const [k, e] of est.entries()) await send(o, env.wallets[2 + k]!, 'submitFeeEstimate', e);
+    expect(await o.getFunction('feeEstimates')(new Wallet(f.signingKeys[1]!).address)).toBe(2_000_000n);
+    await send(o, user, 'updateFeeRate');
+    expect(await o.getFunction('feeRate')()).toBe(7_000n); // median of 4,000 / 7,000 / 2,000,000
+    await send(o, f.admin, 'setFeeBounds', 1_000n, 6_000n);
+    expect(await o.getFunction('feeRate')()).toBe(6_000n); // clamped into the new bounds
+    await send(o, user, 'updateFeeRate');
+    expect(await o.getFunction('feeRate')()).toBe(6_000n);
+  });
+
   it('builds the epoch script on chain exactly as scripts.ts (BIP-67 key order, m = N/2+1, epoch tag)', async () => {
     await send(f.d.epochScripts, user, 'ensure', 0);
     expect(await f.d.epochScripts.getFunction('epochScript')(0)).toBe(hexlify(script0.witnessScript));
@@ -376,5 +397,44 @@ describe('PayoutCoordinator: ledger, batches, sighashes, witnesses', () => {
     expect(await f.d.bsh.getFunction('paused')()).toBe(true);
     await send(f.d.payout, user, 'refundBatch', c.batchId);
     expect((await f.d.btct.getFunction('balanceOf')(user.address)) as bigint).toBe(before + 40_000n);
+  });
+});
+
+describe('PayoutCoordinator with the thresh template (N = 17)', () => {
+  const n = 17;
+  const m = Math.floor(n / 2) + 1;
+  let env: Env;
+  let f: PayoutFixture;
+  afterAll(async () => stopEnv(env));
+
+  it('builds the 17-key thresh script as scripts.ts does, closes a batch identical to buildPayout and approves it at 9 signatures per input', async () => {
+    env = await startEnv(2 + n + 1);
+    f = await setupPayout(env, n, { seed: 'thresh' });
+    const user = env.wallets[2 + n]!;
+    const script = federationScript({ keys: f.signingKeys.map((k) => secp256k1.getPublicKey(getBytes(k), true)), threshold: m, epoch: 0 });
+    expect(script.template).toBe('thresh');
+    await waitReceipt(env.provider, await f.d.epochScripts.getFunction('ensure')(0));
+    expect(await f.d.epochScripts.getFunction('epochScript')(0)).toBe(hexlify(script.witnessScript));
+    await waitReceipt(env.provider, await f.d.payout.getFunction('initReserve')(hexlify(txidBytes(1)), 0, 20_000n, 0));
+    const h = f.height;
+    await deliverRecords(env, f, [{ type: 'deposit-mint', txid: txidBytes(2), vout: 0, amountSats: 500_000n, epoch: 0, recipient: getBytes(user.address), outputKind: 'p2sh-p2wsh' }]);
+    await importAll(env, f);
+    const { address, script: out } = addr(3);
+    await waitReceipt(env.provider, await (f.d.bsh.connect(user) as Contract).getFunction('transferToForeign')(address, 200_000n));
+    const r = await waitReceipt(env.provider, await f.d.payout.getFunction('closeBatch')());
+    const [ev] = eventsOf(f.d.payout, r, 'BatchClosed');
+    const plan = buildPayout({
+      batchId: 1n,
+      reserve: { txid: rev(txidBytes(1)), vout: 0, amountSats: 20_000n, height: 0, script, kind: 'p2wsh' },
+      deposits: [{ txid: rev(txidBytes(2)), vout: 0, amountSats: 500_000n, height: h, script, kind: 'p2sh-p2wsh' }],
+      withdrawals: [{ id: 0n, amountSats: 200_000n, outputScript: out }],
+      changeScript: script,
+      limits: { feeRateSatPerKvB: 10_000n, maxInputs: 10, maxWithdrawals: 100, maxWeight: 100_000 },
+    });
+    expect(ev![3]).toBe(`0x${plan.tx!.toHex()}`);
+    const sigs = f.signingKeys.slice(0, m).flatMap((k) => signPayoutInputs(plan.tx!, plan.inputs, getBytes(k)).map(witnessSigArg));
+    const a = await waitReceipt(env.provider, await f.d.payout.getFunction('submitSignatures')(ev![0], 0, sigs));
+    expect(eventsOf(f.d.payout, a, 'BatchApproved')).toHaveLength(1);
+    expect(eventsOf(f.d.payout, a, 'WitnessRecorded')).toHaveLength(m);
   });
 });
