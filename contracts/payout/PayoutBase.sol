@@ -172,6 +172,9 @@ abstract contract PayoutBase {
     error BumpChangeBelowDust(uint256 change);
     error InvalidParams();
     error NotRefundable(uint256 batchId);
+    error NothingToSweep();
+    error SweepFeeExceedsSurplus(uint256 fee, uint256 surplus);
+    error SweepBelowDust(uint256 value);
 
     constructor(address admin_, IPayoutBsh bsh_, IPayoutRegistry registry_, PayoutTxCodec codec_, EpochScripts scripts_, FeeOracle feeOracle_)
     {
@@ -324,6 +327,8 @@ abstract contract PayoutBase {
             Version storage v0 = _versions[f][0];
             Version storage vl = _versions[f][b.version];
             extraReserved = v0.change - vl.change;
+            // a sweep (no withdrawals) pays its whole fee out of the surplus (PROTOCOL.md §4.7)
+            if (b.total == 0) extraReserved += v0.fee;
         }
         return l > need + extraReserved ? l - need - extraReserved : 0;
     }

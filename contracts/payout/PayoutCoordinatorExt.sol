@@ -61,6 +61,93 @@ contract PayoutCoordinatorExt is PayoutBase {
         return true;
     }
 
+    /// @notice Sweep of old-epoch UTXOs (PROTOCOL.md §4.7) when no payout moves them: inputs = the
+    ///         reserve (always: the sweep output becomes the new reserve, so the ledger keeps one),
+    ///         then the deposit queue from its head while entries pay an old epoch (the queue is
+    ///         FIFO, so a sweep stops at the first current-epoch entry), capped like a payout's
+    ///         inputs, at least one of them old; outputs = [P2WSH(current epoch): S − fee,
+    ///         OP_RETURN batch]; fee = ceil(ceil(W/4) × feeRate / 1000), paid from the surplus.
+    ///         Same lifecycle as a payout batch (witnesses, bump, confirmation → the output
+    ///         becomes the reserve). Anyone may call.
+    function closeSweep() external returns (uint256 batchId) {
+        if (inFlight != 0) revert BatchInFlight(inFlight);
+        uint256 pending = bsh.depositHeightCount() - importedHeights;
+        if (pending != 0) revert DepositsNotImported(pending);
+        uint256 cur = registry.currentEpoch();
+        EpochScripts.EpochScript memory ce = scripts.ensure(cur);
+        TxCtx memory c;
+        (c.inputs, c.change, batchId) = _sweepInputs(cur, ce.m);
+        uint256 nOld;
+        for (uint256 i; i < c.inputs.length; ++i) if (uint32(c.inputs[i].word >> 64) != cur) ++nOld;
+        if (nOld == 0) revert NothingToSweep();
+        uint256 fee = batchId; // (vsize << 128 | fee) packed by _sweepInputs
+        uint256 vsize = fee >> 128;
+        fee = uint128(fee);
+        uint256 sur = surplus();
+        if (fee > sur) revert SweepFeeExceedsSurplus(fee, sur);
+        uint256 inputSum = c.change;
+        if (inputSum < fee + DUST) revert SweepBelowDust(inputSum > fee ? inputSum - fee : 0);
+        batchId = nextBatchId++;
+        Batch storage b = _batches[batchId];
+        bool withReserve = hasReserve;
+        b.depositFrom = uint64(queueHead);
+        b.nInputs = uint32(c.inputs.length);
+        b.withReserve = withReserve;
+        b.nDeposits = uint32(withReserve ? c.inputs.length - 1 : c.inputs.length);
+        b.status = BATCH_CLOSED;
+        b.epoch = uint32(cur);
+        b.inputEpoch = uint32(c.inputs[0].word >> 64);
+        b.singleEpoch = true;
+        for (uint256 i = 1; i < c.inputs.length; ++i) {
+            if (uint32(c.inputs[i].word >> 64) != b.inputEpoch) b.singleEpoch = false;
+        }
+        b.vsize = uint32(vsize);
+        b.estFee = uint64(fee);
+        b.inputSum = uint64(inputSum);
+        b.closedAt = uint64(block.number);
+        if (withReserve) _batchReserve[batchId] = _reserve;
+        queueHead += b.nDeposits;
+        inFlight = batchId;
+        c.batchId = batchId;
+        c.values = new uint256[](0);
+        c.scripts = new bytes[](0);
+        c.change = inputSum - fee;
+        c.changeHash = ce.wsHash;
+        _newVersion(b, 0, c, fee);
+    }
+
+    /// @dev The sweep's inputs, their sum, and vsize << 128 | fee.
+    function _sweepInputs(uint256 cur, uint256 m) internal returns (Utxo[] memory ins, uint256 sum, uint256 packed) {
+        uint256 cap = maxInputs;
+        uint256 derived = approvalGasBudget / (m * GAS_PER_SIGNATURE);
+        if (derived == 0) derived = 1;
+        if (derived < cap) cap = derived;
+        ins = new Utxo[](cap);
+        uint256 n;
+        uint256 inW;
+        uint256 q = queueHead;
+        bool useReserve = hasReserve;
+        while (n < cap) {
+            Utxo memory u;
+            if (useReserve) {
+                u = _reserve;
+                useReserve = false;
+            } else if (q < _queue.length && uint32(_queue[q].word >> 64) != cur) {
+                u = _queue[q++];
+            } else {
+                break;
+            }
+            uint256 w = BitcoinTx.inputWeight(scripts.ensure(uint32(u.word >> 64)).witnessBytes, uint8(u.word >> 192) == KIND_P2SH_P2WSH);
+            if (BitcoinTx.fixedWeight(n + 1, 2) + inW + w + BASE_OUTPUTS_WEIGHT > maxWeight) break;
+            ins[n++] = u;
+            inW += w;
+            sum += uint64(u.word);
+        }
+        assembly ("memory-safe") { mstore(ins, n) }
+        uint256 vsize = (BitcoinTx.fixedWeight(n, 2) + inW + BASE_OUTPUTS_WEIGHT + 3) / 4;
+        packed = (vsize << 128) | ((vsize * feeOracle.feeRate() + 999) / 1000);
+    }
+
     /// @notice Refunds (BTCT re-minted minus the failed-transfer fee) every withdrawal of a batch
     ///         whose inputs a conflicting transaction spent, confirmed at depth k — never while a
     ///         signed version could still confirm (PROTOCOL.md §4.5). Anyone may call.

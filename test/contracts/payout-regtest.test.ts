@@ -8,7 +8,7 @@ import { Transaction, payments, script as bscript } from 'bitcoinjs-lib';
 import { Contract, Wallet, getBytes, hexlify, type Result } from 'ethers';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { federationScript, type FederationScript } from '../../src/chains/bitcoin/scripts.js';
-import { type FederationUtxo } from '../../src/chains/bitcoin/payout.js';
+import { buildSweep, type FederationUtxo } from '../../src/chains/bitcoin/payout.js';
 import { assemblePayout, signPayoutInputs } from '../../src/chains/bitcoin/payout-signing.js';
 import { BITCOIN_ADDRESS_PARAMS, stakeValidator } from '../../src/chains/ethereum/contracts.js';
 import { witnessSigArg } from '../../src/chains/ethereum/bindings.js';
@@ -27,6 +27,10 @@ describe('payout batch signed on the home contract, mined by bcoin regtest', () 
   let rt: Regtest;
   let f: PayoutFixture;
   let script0: FederationScript;
+  // state the rotation test leaves for the sweep test
+  let script1: FederationScript;
+  let allKeys: string[] = [];
+  let open3: { batchId: bigint; tx: Transaction; inputs: FederationUtxo[] };
 
   beforeAll(async () => {
     rt = await startRegtest();
@@ -130,7 +134,7 @@ describe('payout batch signed on the home contract, mined by bcoin regtest', () 
     const b = f.fed.block(f.height++, [], { nextValidators: set1 });
     await waitReceipt(env.provider, await (f.d.bmc.connect(env.wallets[1]!) as Contract).getFunction('handleRelayMessage')(SRC_BMC, b.relay));
     expect(await registry.getFunction('currentEpoch')()).toBe(1n);
-    const script1 = federationScript({ keys: set1.map((a) => secp256k1.getPublicKey(getBytes(keyOf.get(a)!), true)), threshold: M, epoch: 1 });
+    script1 = federationScript({ keys: set1.map((a) => secp256k1.getPublicKey(getBytes(keyOf.get(a)!), true)), threshold: M, epoch: 1 });
 
     // a deposit to the old address (inside the old-address window) and a withdrawal
     const d3 = await fundFederation(rt, script0, 'p2wsh', 250_000n);
@@ -196,5 +200,46 @@ describe('payout batch signed on the home contract, mined by bcoin regtest', () 
     await expectRevert(f.d.payout.getFunction('submitSignature')(ev3![0], 0, [forged]), 'InvalidWitnessSignature');
     const ok = signPayoutInputs(tx3, [newReserve], getBytes(keyOf.get(set1[0]!)!)).map(witnessSigArg);
     await waitReceipt(env.provider, await f.d.payout.getFunction('submitSignature')(ev3![0], 0, ok));
+    allKeys = [...f.signingKeys, newKey];
+    open3 = { batchId: ev3![0] as bigint, tx: tx3, inputs: [newReserve] };
+  });
+
+  /** Every key signs what it can; submitSignatures records them; the witnesses are assembled and mined. */
+  async function approveAndMine(batchId: bigint, tx: Transaction, inputs: FederationUtxo[]): Promise<string> {
+    const sigs = allKeys.flatMap((k) => signPayoutInputs(tx, inputs, getBytes(k)).map(witnessSigArg));
+    const r = await waitReceipt(env.provider, await f.d.payout.getFunction('submitSignatures')(batchId, 0, sigs));
+    expect(r.status).toBe(1);
+    expect((await f.d.payout.getFunction('versionInfo')(batchId, 0)).approved).toBe(true);
+    const collected = new Map<number, Map<number, Uint8Array>>();
+    for (const w of sigs) {
+      if (!collected.has(w.input)) collected.set(w.input, new Map());
+      collected.get(w.input)!.set(w.keyIndex, bscript.signature.encode(Buffer.concat([Buffer.from(getBytes(w.r)), Buffer.from(getBytes(w.s))]), 1));
+    }
+    const txid = await rt.node.rpc.sendRawTransaction(assemblePayout(tx, inputs, collected).toHex());
+    await rt.faucet.mine(1);
+    await deliverRecords(env, f, [{ type: 'payout-confirmed', txid: internal(txid), batchId, btcHeight: await rt.node.rpc.getBlockCount() }]);
+    return txid;
+  }
+
+  it('sweep: an old-address deposit with no withdrawal to pay is moved to the new script (with the reserve), as buildSweep builds it, and mined', async () => {
+    const t3 = await approveAndMine(open3.batchId, open3.tx, open3.inputs);
+    expect((await f.d.payout.getFunction('batchInfo')(open3.batchId))[0].status).toBe(2n);
+    await expectRevert(f.d.payout.getFunction('closeSweep')(), 'NothingToSweep');
+    const d4 = await fundFederation(rt, script0, 'p2sh-p2wsh', 120_000n);
+    const h4 = f.height;
+    await deliverRecords(env, f, [{ type: 'deposit-unclaimed', txid: internal(d4.txid), vout: d4.vout, amountSats: d4.amountSats, epoch: 0, outputKind: 'p2sh-p2wsh' }]);
+    await importAll(env, f);
+    const surplus = (await f.d.payout.getFunction('surplus')()) as bigint;
+    const closed = await waitReceipt(env.provider, await f.d.payout.getFunction('closeSweep')());
+    const [ev] = eventsOf(f.d.payout, closed, 'BatchClosed');
+    const reserve: FederationUtxo = { txid: t3, vout: 0, amountSats: (await rt.node.rpc.getTxOut(t3, 0))!.valueSats, height: h4 - 1, script: script1, kind: 'p2wsh' };
+    const old: FederationUtxo = { ...d4, height: h4 };
+    const plan = buildSweep({ batchId: ev![0] as bigint, utxos: [reserve, old], toScript: script1, limits: { feeRateSatPerKvB: 2_000n, maxInputs: 10, maxWithdrawals: 100, maxWeight: 100_000 }, maxFeeSats: surplus });
+    expect(ev![3]).toBe(`0x${plan.tx.toHex()}`);
+    const swept = await approveAndMine(ev![0] as bigint, plan.tx, [...plan.inputs]);
+    const [res] = (await f.d.payout.getFunction('ledgerUtxos')(0, 1)) as Result;
+    expect(res.txid).toBe(`0x${Buffer.from(swept, 'hex').reverse().toString('hex')}`);
+    expect(BigInt.asUintN(64, res.word as bigint)).toBe(plan.valueSats);
+    expect(await f.d.payout.getFunction('ledgerCount')()).toBe(1n);
   });
 });
