@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       bareCryptoMs: Number(bare.toFixed(3)),
       confirmations: K,
       throughput: { blocks: THROUGHPUT_BLOCKS, depositsMinted: minted, confirmationToAcceptedMs: endToEnd },
-      settings: { bitcoinPollMs: 50, collectAfterQuorumMs: 100, tickIntervalMs: 20, host: 'loopback, one process' },
+      settings: { bitcoinPollMs: 50, collectAfterQuorumMs: 100, tickIntervalMs: 20, host: 'loopback; validators and bcoin in one process, the EVM node in a child process' },
       measuredAt: new Date().toISOString(),
     };
     const out = join(dirname(fileURLToPath(import.meta.url)), '../../bench/results/federation.json');

@@ -14,6 +14,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { Contract, Wallet, getBytes, keccak256, toUtf8Bytes, type JsonRpcProvider } from 'ethers';
 import { encodeDepositOpReturn } from '../../src/chains/bitcoin/deposits.js';
 import { startBcoinRegtest, type BcoinRegtestNode } from '../../src/chains/bitcoin/regtest/bcoin-node.js';
+import { spawnBcoinRegtest } from '../../src/chains/bitcoin/regtest/child.js';
 import { RegtestFaucet } from '../../src/chains/bitcoin/regtest/faucet.js';
 import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
 import { startDevChain, type DevChain } from '../../src/chains/ethereum/devchain.js';
@@ -48,9 +49,14 @@ export interface HarnessOptions {
   /** Rotation takeover (default 3 s). */
   takeoverTimeoutMs?: number;
   logger?: Logger;
+  /** Run bcoin as a child process (the validators then own this process's event loop: benchmarks). */
+  bitcoinChild?: boolean;
   /** Extra config (deep-merged per section). */
   config?: (i: number) => Record<string, unknown>;
 }
+
+/** The regtest node, in process or as a child. */
+export type BitcoinNode = Pick<BcoinRegtestNode, 'rpcUrl' | 'apiKey' | 'rpc' | 'network'> & { stop(): Promise<void> };
 
 export interface HarnessNode {
   readonly index: number;
@@ -71,7 +77,7 @@ export interface HarnessNode {
 export interface Harness {
   readonly chain: DevChain;
   readonly provider: JsonRpcProvider;
-  readonly btc: BcoinRegtestNode;
+  readonly btc: BitcoinNode;
   readonly faucet: RegtestFaucet;
   readonly deployed: DeployedFederation;
   readonly nodes: HarnessNode[];
@@ -117,8 +123,13 @@ export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, wh
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const n = opts.validators;
   const log = opts.logger ?? silentLogger();
-  const [chain, btc] = await Promise.all([startDevChain({ accounts: n + 2 }), startBcoinRegtest()]);
-  const cleanups: Array<() => Promise<void>> = [async () => btc.stop(), async () => chain.stop()];
+  const btcDir = opts.bitcoinChild === true ? await mkdtemp(join(tmpdir(), 'fednode-e2e-bcoin-')) : undefined;
+  const [chain, btc] = await Promise.all([startDevChain({ accounts: n + 2 }), btcDir !== undefined ? spawnBcoinRegtest({ dataDir: btcDir }) : startBcoinRegtest()] as const);
+  const cleanups: Array<() => Promise<void>> = [
+    async () => btc.stop(),
+    async () => chain.stop(),
+    async () => (btcDir !== undefined ? rm(btcDir, { recursive: true, force: true }) : undefined),
+  ];
   try {
     const provider = createProvider(chain.rpcUrl, chain.chainId);
     cleanups.unshift(async () => provider.destroy());
