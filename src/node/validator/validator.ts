@@ -255,9 +255,11 @@ export function createValidator(deps: ValidatorDeps): Validator {
     while (!abort.signal.aborted) {
       try {
         if (queue.length === 0) {
-          btcHeight = await bitcoinRpc.getBlockCount();
-          btcGauge.set(btcHeight);
           await watcher.poll();
+          if (watcher.tip !== undefined) {
+            btcHeight = watcher.tip;
+            btcGauge.set(btcHeight);
+          }
           btcError = undefined;
         }
         while (queue.length > 0 && !abort.signal.aborted) {
