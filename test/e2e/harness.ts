@@ -179,14 +179,14 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
         network: deployed.genesis.network,
         dataDir: x.dir,
         bitcoin: { network: 'regtest', rpcUrl: btc.rpcUrl, rpcUser: 'x', rpcPassword: btc.apiKey, confirmations: k, pollIntervalMs: opts.bitcoinPollMs ?? 50, bech32Prefix: 'rb', ...(extra.bitcoin as object) },
-        ethereum: { rpcUrls: [chain.rpcUrl], chainId: chain.chainId, confirmations: 1, pollIntervalMs: 100, contracts: deployed.addresses, ...(extra.ethereum as object) },
+        ethereum: { rpcUrls: [chain.rpcUrl], chainId: chain.chainId, confirmations: 1, pollIntervalMs: 250, contracts: deployed.addresses, ...(extra.ethereum as object) },
         p2p: {
           listen: [`/ip4/127.0.0.1/tcp/${x.port}`],
           bootstrap: nodes.filter((y) => y !== x).map((y) => `/ip4/127.0.0.1/tcp/${y.port}/p2p/${y.peerId}`),
           ...(extra.p2p as object),
         },
         validator: {
-          homePollIntervalMs: 500,
+          homePollIntervalMs: 1_000,
           tickIntervalMs: 20,
           collectAfterQuorumMs: opts.collectAfterQuorumMs ?? 100,
           takeoverTimeoutMs: opts.takeoverTimeoutMs ?? 3_000,
