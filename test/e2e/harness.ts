@@ -49,6 +49,10 @@ export interface HarnessOptions {
   /** Rotation takeover (default 3 s). */
   takeoverTimeoutMs?: number;
   logger?: Logger;
+  /** p2p timers (default FAST_P2P: quick mesh formation for tests; benchmarks use production defaults). */
+  p2p?: Partial<P2pHostOptions>;
+  /** Aggregator tick (default 20 ms). */
+  tickIntervalMs?: number;
   /** Run bcoin as a child process (the validators then own this process's event loop: benchmarks). */
   bitcoinChild?: boolean;
   /** Extra config (deep-merged per section). */
@@ -187,7 +191,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
         },
         validator: {
           homePollIntervalMs: 1_000,
-          tickIntervalMs: 20,
+          tickIntervalMs: opts.tickIntervalMs ?? 20,
           collectAfterQuorumMs: opts.collectAfterQuorumMs ?? 100,
           takeoverTimeoutMs: opts.takeoverTimeoutMs ?? 3_000,
           regossipIntervalMs: 500,
@@ -222,7 +226,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
           metrics: x.metrics,
           health: x.health,
           bitcoinRpc: btc.rpc,
-          p2p: FAST_P2P,
+          p2p: opts.p2p ?? FAST_P2P,
         });
         await x.validator.start();
       },

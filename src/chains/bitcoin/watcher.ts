@@ -102,8 +102,10 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
       const now = tip >= last.height ? await this.#o.rpc.getBlockHash(last.height) : '(chain shorter)';
       if (now !== last.hash) return this.#halt(state, { height: last.height, expectedHash: last.hash, actualHash: now });
     }
+    const seen = new Map<number, string>();
     for (let h = state.nextHeight; h <= tip; h++) {
       const hash = await this.#o.rpc.getBlockHash(h);
+      seen.set(h, hash);
       const old = this.#pending.get(h);
       if (old !== undefined && old !== hash) {
         this.#reorgCounter?.inc();
@@ -118,7 +120,8 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
     let cur = state;
     while (tip - cur.nextHeight + 1 >= this.#o.confirmations && emittedNow < this.#o.maxBlocksPerPoll) {
       const height = cur.nextHeight;
-      const hash = await this.#o.rpc.getBlockHash(height);
+      // Read in this poll above; a change since then is caught by the prevHash check of the next block or the next poll.
+      const hash = seen.get(height) ?? (await this.#o.rpc.getBlockHash(height));
       const block = Block.fromHex(await this.#o.rpc.getBlockHex(hash));
       if (block.getId() !== hash) throw new BridgeError({ code: 'BTC_WATCHER_BLOCK_HASH_MISMATCH', height, hash, got: block.getId() });
       const prevHash = Buffer.from(block.prevHash!).reverse().toString('hex');
