@@ -7,6 +7,7 @@ import { Contract, ContractFactory, computeAddress, hexlify, type ContractTransa
 import { BridgeError } from '../../errors.js';
 import type { BitcoinEquivocationEvidence, BtpEquivocationEvidence } from '../../consensus/equivocation.js';
 import { loadArtifact } from './artifacts.js';
+import type { BridgeDeployment } from './contracts.js';
 import { MAX_TX_GAS, waitReceipt } from './provider.js';
 
 /** Slashing parameters (basis points are of 10,000). */
@@ -19,8 +20,13 @@ export interface SlashingParams {
   missedDutyCapBps: number;
   /** Per piece of equivocation evidence, of the current stake; the validator is also ejected. */
   equivocationBps: number;
-  /** Share of every slash credited to whoever triggered it (evidence submitter or keeper). */
+  /** Share of an equivocation slash credited to the evidence submitter. */
   reporterBps: number;
+  /**
+   * Share of a missed-duty slash credited to whoever reported it. Small on purpose: a relayer
+   * leaving valid signatures out of its proof should not profit from the misses it provoked.
+   */
+  keeperBps: number;
 }
 
 export const DEFAULT_SLASHING_PARAMS: SlashingParams = {
@@ -29,6 +35,7 @@ export const DEFAULT_SLASHING_PARAMS: SlashingParams = {
   missedDutyCapBps: 500,
   equivocationBps: 5_000,
   reporterBps: 1_000,
+  keeperBps: 100,
 };
 
 export interface SlasherDeployInput {
@@ -48,9 +55,8 @@ export interface SlasherDeployInput {
 const addressOf = async (c: Contract | string): Promise<string> => (typeof c === 'string' ? c : c.getAddress());
 
 /**
- * Deploys the Slasher and names it in the registry (`setSlasher`, once). Easy to call from the
- * devnet deployment right after `deployBridge`: `deploySlasher(signer, provider, { admin,
- * registry: d.registry!, bmv: d.bmv, treasury })`.
+ * Deploys the Slasher and names it in the registry (`setSlasher`, once). After `deployBridge`,
+ * {@link deploySlasherForBridge} does the same with the bridge's contracts.
  */
 export async function deploySlasher(signer: Signer, provider: JsonRpcProvider, input: SlasherDeployInput): Promise<Contract> {
   const p = { ...DEFAULT_SLASHING_PARAMS, ...input.params };
@@ -59,7 +65,7 @@ export async function deploySlasher(signer: Signer, provider: JsonRpcProvider, i
   const payout = input.payout === undefined ? '0x0000000000000000000000000000000000000000' : await addressOf(input.payout);
   const tx = await factory.getDeployTransaction(
     input.admin, await input.registry.getAddress(), await input.bmv.getAddress(), payout, input.treasury,
-    [p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps],
+    [p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps, p.keeperBps],
     { gasLimit: MAX_TX_GAS },
   );
   const receipt = await waitReceipt(provider, await signer.sendTransaction(tx));
@@ -67,6 +73,20 @@ export async function deploySlasher(signer: Signer, provider: JsonRpcProvider, i
   const slasher = new Contract(receipt.contractAddress, art.abi, signer);
   await waitReceipt(provider, await (input.registry.connect(signer) as Contract).getFunction('setSlasher')(receipt.contractAddress));
   return slasher;
+}
+
+/**
+ * The devnet/production one-liner after `deployBridge` (fednode mode, so `bridge.registry` is
+ * set): the slasher wired to the bridge's registry, BMV and payout coordinator.
+ */
+export async function deploySlasherForBridge(
+  signer: Signer,
+  provider: JsonRpcProvider,
+  bridge: Pick<BridgeDeployment, 'registry' | 'bmv' | 'payout'>,
+  opts: { admin: string; treasury: string; params?: Partial<SlashingParams> },
+): Promise<Contract> {
+  if (bridge.registry === undefined) throw new BridgeError({ code: 'SLASHING_NO_REGISTRY', message: 'the slasher needs a bridge deployed with a registry (fednode mode)' });
+  return deploySlasher(signer, provider, { ...opts, registry: bridge.registry, bmv: bridge.bmv, payout: bridge.payout });
 }
 
 /** Wires the payout coordinator into a slasher deployed without one (admin, once). */
@@ -109,4 +129,36 @@ export function decodeSlasherError(data: string): { name: string; args: unknown[
   } catch {
     return undefined;
   }
+}
+
+/** A BTP block's slashing duty as the slasher will judge it. */
+export interface BlockDutyStatus {
+  /** Home block after which `reportMissedBlock(height)` is allowed (`acceptedAt + max(T, signatureWindow)`). */
+  deadline: bigint;
+  /** Already reported (once per block). */
+  settled: boolean;
+  /** Validators of the block's ProofContext with no recorded signature so far. */
+  missing: string[];
+}
+
+/**
+ * What a keeper (or a validator checking on itself) needs before `reportMissedBlock`: undefined
+ * for a block the BMV never accepted. A validator listed in `missing` before `deadline` can still
+ * call the BMV's `recordSignature`.
+ */
+export async function blockDutyStatus(slasher: Contract, bmv: Contract, height: number | bigint): Promise<BlockDutyStatus | undefined> {
+  const [signers, setId, acceptedAt] = (await bmv.getFunction('blockRecord')(height)) as [bigint, bigint, bigint];
+  if (acceptedAt === 0n) return undefined;
+  const [params, window, validators, settled] = await Promise.all([
+    slasher.getFunction('params')() as Promise<[bigint, ...bigint[]]>,
+    bmv.getFunction('signatureWindow')() as Promise<bigint>,
+    bmv.getFunction('getValidators')(setId) as Promise<string[]>,
+    slasher.getFunction('blockSettled')(height) as Promise<boolean>,
+  ]);
+  const t = params[0];
+  return {
+    deadline: acceptedAt + (window > t ? window : t),
+    settled,
+    missing: validators.filter((_, i) => ((signers >> BigInt(i)) & 1n) === 0n),
+  };
 }
