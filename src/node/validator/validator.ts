@@ -13,7 +13,9 @@ import { createTxSender, type TxSender, type TxSigner } from '../../chains/ether
 import { BtpAggregator } from '../../consensus/btp-aggregator.js';
 import type { BtpEquivocationEvidence } from '../../consensus/equivocation.js';
 import { createConsensusMetrics, type ConsensusMetrics } from '../../consensus/metrics.js';
+import type { LedgerEntry } from '../../consensus/ledger.js';
 import { medianTimePast, type TimestampWindow } from '../../consensus/mtp.js';
+import { assertMaySign } from '../../consensus/safety.js';
 import { BridgeError, isBridgeError } from '../../errors.js';
 import type { FednodeConfig } from '../config/schema.js';
 import type { NodeDb } from '../db/database.js';
@@ -88,6 +90,10 @@ export interface ValidatorServices {
   readonly metrics: MetricsFactory;
   readonly consensusMetrics: ConsensusMetrics;
   readonly health: Health;
+  /** Throws when signing is not allowed now (`assertMaySign`: stale home view, sign-log halt). */
+  maySign(): Promise<void>;
+  /** The federation ledger of this node's derivation (outpoint key `txid:vout` → entry). */
+  ledger(outpoint: string): LedgerEntry | undefined;
   /** Payout-side figures shown in /status (the payout module updates them). */
   readonly payoutStatus: { signatures: number; pendingWithdrawals: number };
   readonly now: () => number;
@@ -426,6 +432,12 @@ export function createValidator(deps: ValidatorDeps): Validator {
         health: deps.health,
         payoutStatus,
         now,
+        maySign: async () => {
+          const snap = homeView.snapshot;
+          if (snap === undefined) throw new BridgeError({ code: 'CONSENSUS_HOME_VIEW_STALE', message: 'no home view yet' });
+          assertMaySign({ now: Math.floor(now() / 1000), homeViewTime: snap.viewTime, schedulingMarginSeconds: snap.schedulingMarginSeconds, halt: await signLog.haltState() });
+        },
+        ledger: (outpoint) => pipeline.state?.ledger.get(outpoint),
       };
 
       homeView.start();
