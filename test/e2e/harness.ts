@@ -183,7 +183,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
         network: deployed.genesis.network,
         dataDir: x.dir,
         bitcoin: { network: 'regtest', rpcUrl: btc.rpcUrl, rpcUser: 'x', rpcPassword: btc.apiKey, confirmations: k, pollIntervalMs: opts.bitcoinPollMs ?? 50, bech32Prefix: 'rb', ...(extra.bitcoin as object) },
-        ethereum: { rpcUrls: [chain.rpcUrl], chainId: chain.chainId, confirmations: 1, pollIntervalMs: 250, contracts: deployed.addresses, ...(extra.ethereum as object) },
+        ethereum: { rpcUrls: [chain.rpcUrl], chainId: chain.chainId, confirmations: 1, pollIntervalMs: 250, contracts: deployed.genesis.contracts, ...(extra.ethereum as object) },
         p2p: {
           listen: [`/ip4/127.0.0.1/tcp/${x.port}`],
           bootstrap: nodes.filter((y) => y !== x).map((y) => `/ip4/127.0.0.1/tcp/${y.port}/p2p/${y.peerId}`),

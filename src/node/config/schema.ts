@@ -98,6 +98,8 @@ export const configSchema = z
             btct: evmAddress.optional(),
             /** Payout coordinator (UTXO ledger, batches, witnesses; docs/CONTRACTS.md). */
             payout: evmAddress.optional(),
+            /** Slasher (missed duty, equivocation evidence; docs/SLASHING.md). */
+            slasher: evmAddress.optional(),
           })
           .strict()
           .prefault({}),
