@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { decodeProof } from '../../src/chains/btp/codec.js';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { BitcoinRpcClient } from '../../src/chains/bitcoin/rpc.js';
 import { SignLog } from '../../src/node/signlog/signlog.js';
 import { createLocalEnvelopeSigner, createP2pHost } from '../../src/node/p2p/index.js';
 import { metricValue } from '../node/p2p/cluster.js';
-import { FAST_P2P, startHarness, waitFor, type Harness } from './harness.js';
+import { FAST_P2P, freePort, startHarness, waitFor, type Harness } from './harness.js';
 
 /**
  * The deposit path end to end with 4 validators in one process: a deposit on bcoin regtest
@@ -88,5 +89,17 @@ describe('4 validators: Bitcoin deposit → BTCT', () => {
       const log = new SignLog(x.db!);
       expect((await log.contents()).btp.map((e) => e.height)).toContain(height);
     }
+  });
+
+  it('a restarted validator whose Bitcoin RPC is down is not ready, and says why', async () => {
+    const dead = new BitcoinRpcClient({ url: `http://127.0.0.1:${await freePort()}/`, retries: 0, timeoutMs: 500 });
+    await h.startNode(3, { bitcoinRpc: dead }); // resumes from its database: no Bitcoin call needed to start
+    const x = h.nodes[3]!;
+    const report = await waitFor(async () => {
+      const r = await x.health.report();
+      return r.checks.find((c) => c.name === 'bitcoin' && !c.ok && /BTC_RPC/.test(c.detail ?? '')) ? r : undefined;
+    }, 15_000, 'the bitcoin readiness check to fail');
+    expect(report.ready).toBe(false);
+    expect(report.checks.find((c) => c.name === 'ethereum-rpc')?.ok).toBe(true);
   });
 });

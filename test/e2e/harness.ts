@@ -15,6 +15,7 @@ import { Contract, Wallet, getBytes, keccak256, toUtf8Bytes, type JsonRpcProvide
 import { encodeDepositOpReturn } from '../../src/chains/bitcoin/deposits.js';
 import { startBcoinRegtest, type BcoinRegtestNode } from '../../src/chains/bitcoin/regtest/bcoin-node.js';
 import { spawnBcoinRegtest } from '../../src/chains/bitcoin/regtest/child.js';
+import type { BitcoinRpcClient } from '../../src/chains/bitcoin/rpc.js';
 import { RegtestFaucet } from '../../src/chains/bitcoin/regtest/faucet.js';
 import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
 import { startDevChain, type DevChain } from '../../src/chains/ethereum/devchain.js';
@@ -87,7 +88,8 @@ export interface Harness {
   readonly nodes: HarnessNode[];
   readonly btct: Contract;
   readonly bmv: Contract;
-  startNode(i: number): Promise<void>;
+  /** Starts validator i in process; `bitcoinRpc` replaces the regtest node's client (fault injection). */
+  startNode(i: number, over?: { bitcoinRpc?: BitcoinRpcClient }): Promise<void>;
   stopNode(i: number): Promise<void>;
   /** Pays `sats` to epoch 0's P2WSH script with a deposit OP_RETURN for `recipient`; returns the txid (not mined). */
   deposit(recipient: string, sats: bigint): Promise<string>;
@@ -210,7 +212,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       nodes,
       btct: new Contract(deployed.addresses.btct, loadArtifact('BTCT').abi, provider),
       bmv: new Contract(deployed.addresses.bmv, loadArtifact('BtpMessageVerifier').abi, provider),
-      async startNode(i) {
+      async startNode(i, over = {}) {
         const x = nodes[i]!;
         if (x.validator !== undefined) return;
         x.db = await openDatabase(x.dir, { log });
@@ -225,7 +227,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
           log: log.child({ validator: i }),
           metrics: x.metrics,
           health: x.health,
-          bitcoinRpc: btc.rpc,
+          bitcoinRpc: over.bitcoinRpc ?? btc.rpc,
           p2p: opts.p2p ?? FAST_P2P,
         });
         await x.validator.start();
