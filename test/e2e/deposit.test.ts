@@ -3,6 +3,9 @@ import { Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { decodeProof } from '../../src/chains/btp/codec.js';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { BitcoinRpcClient } from '../../src/chains/bitcoin/rpc.js';
+import { stakeValidator } from '../../src/chains/ethereum/contracts.js';
+import { peerIdBytes } from '../../src/node/devnet/deploy.js';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { SignLog } from '../../src/node/signlog/signlog.js';
 import { createLocalEnvelopeSigner, createP2pHost } from '../../src/node/p2p/index.js';
 import { metricValue } from '../node/p2p/cluster.js';
@@ -76,6 +79,20 @@ describe('4 validators: Bitcoin deposit → BTCT', () => {
     expect(victim.peerScore(byzantine.peerId)).toBeGreaterThanOrEqual(0);
     await byzantine.publishRaw('attestation', Uint8Array.of(0xc3, 0x01, 0x02, 0x03));
     await waitFor(() => victim.peerScore(byzantine.peerId) < 0, 10_000, 'the garbage sender to lose score');
+  });
+
+  it('admits a validator that registers later (waiting for its epoch) once the registry shows it', async () => {
+    const p2p = h.nodes[0]!.validator!.services.p2p;
+    expect(p2p.status().allowlistSize).toBe(4);
+    const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+    await stakeValidator(h.deployed.registry, h.provider, {
+      operator: new Wallet(h.chain.accounts[h.nodes.length + 1]!, h.provider),
+      signingKey: keccak256(toUtf8Bytes('e2e-latecomer')),
+      peerId: peerIdBytes(peerId),
+      amountWei: 10n ** 18n,
+    });
+    await waitFor(() => p2p.status().allowlistSize === 5, 15_000, 'the allowlist to include the new registration');
+    expect(h.nodes[0]!.validator!.services.homeView.allowlist?.validators.map((v) => v.peerId)).toContain(peerId);
   });
 
   it('with one validator stopped the other three still reach quorum and relay', async () => {
