@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Wallet, keccak256, toUtf8Bytes } from 'ethers';
+import { Wallet, getBytes, keccak256, toUtf8Bytes } from 'ethers';
 import { decodeProof } from '../../src/chains/btp/codec.js';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { BitcoinRpcClient } from '../../src/chains/bitcoin/rpc.js';
+import { keccak256 as keccak } from '../../src/chains/btp/bytes.js';
+import { decisionHash as hashDecision } from '../../src/chains/btp/hashes.js';
+import { signDecision } from '../../src/chains/btp/sign.js';
 import { stakeValidator } from '../../src/chains/ethereum/contracts.js';
 import { peerIdBytes } from '../../src/node/devnet/deploy.js';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -118,5 +121,26 @@ describe('4 validators: Bitcoin deposit → BTCT', () => {
     }, 15_000, 'the bitcoin readiness check to fail');
     expect(report.ready).toBe(false);
     expect(report.checks.find((c) => c.name === 'ethereum-rpc')?.ok).toBe(true);
+  });
+
+  it('a validator that signs a second decision at a height is rejected, and the equivocation is kept as evidence', async () => {
+    await h.stopNode(1); // nodes 0 and 2 remain with a working Bitcoin RPC: 2 of 4, the height stays open
+    const recipient = new Wallet(keccak256(toUtf8Bytes('e2e-recipient-3'))).address;
+    await h.deposit(recipient, 90_000n);
+    await h.mine(1);
+    const height = await h.btc.rpc.getBlockCount();
+    await h.mine(1);
+    const honest = h.nodes[0]!.validator!;
+    const byzantine = h.nodes[2]!.validator!;
+    await waitFor(async () => honest.pipeline.signatureCount(height) === 2 && (await byzantine.status()).btp.lastSignedHeight === height, 15_000, 'both to sign the block and exchange signatures');
+
+    const nts = keccak(toUtf8Bytes('another NetworkTypeSection'));
+    const { srcNetworkUid, networkTypeId } = h.deployed.genesis;
+    const other = hashDecision({ srcNetworkUid, dstNetworkTypeId: networkTypeId, height, round: 0, networkTypeSectionHash: nts });
+    expect(byzantine.services.p2p.publish('attestation', { height: BigInt(height), decisionHash: other, networkTypeSectionHash: nts, signature: signDecision(other, getBytes(h.nodes[2]!.signingKey)) })).toBe(true);
+    const registry = h.nodes[0]!.metrics.registry;
+    await waitFor(async () => (await metricValue(registry, 'fednode_consensus_equivocations_total', { kind: 'btp' })) === 1, 10_000, 'the equivocation evidence');
+    expect(await metricValue(registry, 'fednode_validator_attestations_total', { result: 'equivocation' })).toBe(1);
+    expect(honest.pipeline.signatureCount(height)).toBe(2);
   });
 });
