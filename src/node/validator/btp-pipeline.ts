@@ -230,7 +230,9 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
     this.emit('derived', { height: b.height, block: d.block !== null, messages: d.block?.messages.length ?? 0 });
     if (d.block !== null && rec !== undefined) {
       this.#log.info({ height: b.height, messages: d.block.messages.length, decision: toHex(d.block.decisionHash) }, 'derived BTP block');
-      await this.#open(rec, d.block.header, d.block.messages, false);
+      // Catching up below what the home chain already accepted: nothing to sign or relay.
+      if (b.height <= this.#relayed) await this.#d.store.prune(this.#relayed);
+      else await this.#open(rec, d.block.header, d.block.messages, false);
     }
     return 'done';
   }

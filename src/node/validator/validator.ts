@@ -211,7 +211,9 @@ export function createValidator(deps: ValidatorDeps): Validator {
     snapshot: () => homeView.snapshot,
     publish: (a) => p2p?.publish('attestation', a) ?? false,
     relay: async (height, part, bytes) => {
-      await relayer.submit(height, part, bytes);
+      const handle = await relayer.submit(height, part, bytes);
+      // `alreadyDone`: the BMV has this height (someone else relayed it, maybe while we were down).
+      if (handle.record().state === 'skipped') await pipeline.markRelayed(height);
     },
     onEvidence: (ev) => {
       // TODO(slasher): hand the evidence to the slashing contract client once it exists.
