@@ -51,6 +51,10 @@ describe('4 validators: Bitcoin deposit → BTCT', () => {
       expect(s.p2p.peers).toBe(3);
       expect(s.validator).toMatch(/^0x[0-9a-f]{40}$/);
     }
+    // Heartbeats: each validator hears the others' chain heights.
+    await waitFor(async () => (await h.nodes[0]!.validator!.status()).p2p.heartbeats.length === 3, 10_000, 'heartbeats from the 3 peers');
+    const hb = (await h.nodes[0]!.validator!.status()).p2p.heartbeats;
+    expect(hb.every((x) => x.softwareVersion.startsWith('fednode/') && x.foreignHeight > 0 && x.homeHeight > 0)).toBe(true);
     // The BTP JSON-RPC store has the block with a proof carrying at least a quorum.
     const stored = await h.nodes[0]!.validator!.btpStore.block(h.deployed.genesis.networkId, height);
     expect(stored?.messages).toHaveLength(1);

@@ -198,6 +198,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
           takeoverTimeoutMs: opts.takeoverTimeoutMs ?? 3_000,
           regossipIntervalMs: 500,
           relayRetryMs: 300,
+          heartbeatIntervalMs: 500,
           ...(extra.validator as object),
         },
       });

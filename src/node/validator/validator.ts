@@ -27,6 +27,7 @@ import type { MetricsFactory } from '../metrics.js';
 import { createLocalEnvelopeSigner, createP2pHost, type P2pHost, type P2pHostOptions } from '../p2p/index.js';
 import { createBtpRpc } from '../rpc/btp-rpc.js';
 import { SignLog } from '../signlog/signlog.js';
+import { VERSION } from '../version.js';
 import { LevelBtpStore } from '../stores/btp-store.js';
 import { BtpPipeline } from './btp-pipeline.js';
 import { checkGenesisAgainstConfig, derivationConfigOf, genesisChain, genesisDerivationState } from './genesis-state.js';
@@ -104,11 +105,23 @@ export interface ValidatorStatus {
   validator: string;
   bitcoin: { height: number | null; derivedHeight: number; confirmations: number; halted: boolean };
   ethereum: { height: number | null; homeViewTime: number | null };
-  p2p: { peers: number; allowlist: number; peerIds: string[] };
+  p2p: { peers: number; allowlist: number; peerIds: string[]; heartbeats: PeerHeartbeat[] };
   btp: { lastSignedHeight: number; lastFinalHeight: number; lastRelayedHeight: number; conflict: number | null; lastError: string | null };
   signatures: { btp: number; payout: number };
   pending: { btpBlocks: number; withdrawals: number };
   epoch: number | null;
+}
+
+/** The last heartbeat of a peer validator (p2p kind 3). */
+export interface PeerHeartbeat {
+  validator: string;
+  peerId: string;
+  softwareVersion: string;
+  homeHeight: number;
+  foreignHeight: number;
+  lastSignedHeight: number;
+  /** Age of the heartbeat by its sender's clock, ms. */
+  ageMs: number;
 }
 
 export interface Validator {
@@ -227,6 +240,7 @@ export function createValidator(deps: ValidatorDeps): Validator {
   });
 
   const payoutStatus = { signatures: 0, pendingWithdrawals: 0 };
+  const heartbeats = new Map<string, Omit<PeerHeartbeat, 'ageMs'> & { sentAtMs: number }>();
   let services: ValidatorServices | undefined;
   let peerId = '';
   const abort = new AbortController();
@@ -375,6 +389,9 @@ export function createValidator(deps: ValidatorDeps): Validator {
       });
       peerId = p2p.peerId;
       p2p.handle('attestation', (a, meta) => pipeline.onAttestation(a, meta.signer));
+      p2p.handle('heartbeat', (hb, meta) => {
+        heartbeats.set(meta.signer, { validator: meta.signer, peerId: meta.peerId, softwareVersion: hb.softwareVersion, homeHeight: Number(hb.homeHeight), foreignHeight: Number(hb.foreignHeight), lastSignedHeight: Number(hb.lastSignedHeight), sentAtMs: meta.sentAtMs });
+      });
       await p2p.start();
 
       await sender.start();
@@ -446,6 +463,14 @@ export function createValidator(deps: ValidatorDeps): Validator {
       loops.push(btcLoop(watcher, wstore));
       every(v.tickIntervalMs, () => pipeline.tick());
       every(v.regossipIntervalMs, () => pipeline.regossip());
+      every(v.heartbeatIntervalMs, () =>
+        p2p?.publish('heartbeat', {
+          softwareVersion: `fednode/${VERSION}`,
+          homeHeight: BigInt(Math.max(0, homeView.snapshot?.homeBlock ?? 0)),
+          foreignHeight: BigInt(Math.max(0, btcHeight ?? 0)),
+          lastSignedHeight: BigInt(Math.max(0, pipeline.lastSignedHeight)),
+        }),
+      );
       log.info({ peerId, nextHeight: state.nextHeight, relayed }, 'validator started');
     },
 
@@ -471,7 +496,12 @@ export function createValidator(deps: ValidatorDeps): Validator {
         validator: address,
         bitcoin: { height: btcHeight, derivedHeight: pipeline.derivedHeight, confirmations: config.bitcoin.confirmations, halted: btcHalted },
         ethereum: { height: s?.homeBlock ?? null, homeViewTime: s?.viewTime ?? null },
-        p2p: { peers: p?.connectedPeers ?? 0, allowlist: p?.allowlistSize ?? 0, peerIds: p2p?.connectedPeers() ?? [] },
+        p2p: {
+          peers: p?.connectedPeers ?? 0,
+          allowlist: p?.allowlistSize ?? 0,
+          peerIds: p2p?.connectedPeers() ?? [],
+          heartbeats: [...heartbeats.values()].map(({ sentAtMs, ...hb }) => ({ ...hb, ageMs: now() - sentAtMs })),
+        },
         btp: {
           lastSignedHeight: pipeline.lastSignedHeight,
           lastFinalHeight: pipeline.lastFinalHeight,
