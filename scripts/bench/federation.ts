@@ -18,6 +18,7 @@ import '../../src/polyfill.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Wallet, getBytes, keccak256, toUtf8Bytes } from 'ethers';
 import { encodeDepositOpReturn } from '../../src/chains/bitcoin/deposits.js';
 import { defaultBackend } from '../../src/chains/btp/secp256k1.js';
@@ -86,11 +87,13 @@ function bareCrypto(n: number, rounds: number): number {
 async function main(): Promise<void> {
   const log = (s: string): void => console.log(`[bench:federation] ${s}`);
   log(`starting ${VALIDATORS} validators (k = ${K})`);
-  const h = await startHarness({ validators: VALIDATORS, confirmations: K, bitcoinPollMs: 50, collectAfterQuorumMs: 100 });
+  const h = await startHarness({ validators: VALIDATORS, confirmations: K, bitcoinPollMs: 50, collectAfterQuorumMs: 100, tickIntervalMs: 50, p2p: { gossipHeartbeatMs: 500 }, bitcoinChild: process.env.FED_BENCH_BCOIN_CHILD === '1' });
   try {
     await Promise.all(h.nodes.map((_, i) => h.startNode(i)));
     await waitFor(async () => (await Promise.all(h.nodes.map((x) => x.validator!.status()))).every((s) => s.p2p.peers === VALIDATORS - 1), 30_000, 'full mesh');
     const q = quorumWatch(h);
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
 
     // 1. Quorum latency, one deposit per block.
     const latencies: number[] = [];
@@ -118,6 +121,9 @@ async function main(): Promise<void> {
     derivedFirst.sort((a, b) => a - b);
     derivedLast.sort((a, b) => a - b);
     log(`derived (first / last validator) p50 ${percentile(derivedFirst, 50)} / ${percentile(derivedLast, 50)} ms`);
+    loop.disable();
+    const loopDelay = { p50: Math.round(loop.percentile(50) / 1e6), p99: Math.round(loop.percentile(99) / 1e6), max: Math.round(loop.max / 1e6) };
+    log(`event-loop delay during the latency phase (ms): ${JSON.stringify(loopDelay)}`);
     log(`quorum latency over ${latencies.length} blocks: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies.at(-1)} ms`);
 
     // 2. Throughput: blocks of DEPOSITS_PER_BLOCK deposits each.
@@ -149,12 +155,13 @@ async function main(): Promise<void> {
       quorumLatencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1), samples: latencies.length },
       // Stage breakdown: when the first and the last validator had derived (and signed) the block.
       derivedLatencyMs: { firstP50: percentile(derivedFirst, 50), lastP50: percentile(derivedLast, 50), lastP99: percentile(derivedLast, 99) },
+      eventLoopDelayMs: loopDelay,
       loadAverage1m: Number((await import('node:os')).loadavg()[0]!.toFixed(2)),
       depositsPerBlock: DEPOSITS_PER_BLOCK,
       bareCryptoMs: Number(bare.toFixed(3)),
       confirmations: K,
       throughput: { blocks: THROUGHPUT_BLOCKS, depositsMinted: minted, confirmationToAcceptedMs: endToEnd },
-      settings: { bitcoinPollMs: 50, collectAfterQuorumMs: 100, tickIntervalMs: 20, host: 'loopback, one process' },
+      settings: { bitcoinPollMs: 50, collectAfterQuorumMs: 100, tickIntervalMs: 50, gossipHeartbeatMs: 500, host: 'loopback; validators and bcoin in one process, the EVM node in a child process' },
       measuredAt: new Date().toISOString(),
     };
     const out = join(dirname(fileURLToPath(import.meta.url)), '../../bench/results/federation.json');

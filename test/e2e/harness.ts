@@ -14,6 +14,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { Contract, Wallet, getBytes, keccak256, toUtf8Bytes, type JsonRpcProvider } from 'ethers';
 import { encodeDepositOpReturn } from '../../src/chains/bitcoin/deposits.js';
 import { startBcoinRegtest, type BcoinRegtestNode } from '../../src/chains/bitcoin/regtest/bcoin-node.js';
+import { spawnBcoinRegtest } from '../../src/chains/bitcoin/regtest/child.js';
+import type { BitcoinRpcClient } from '../../src/chains/bitcoin/rpc.js';
 import { RegtestFaucet } from '../../src/chains/bitcoin/regtest/faucet.js';
 import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
 import { startDevChain, type DevChain } from '../../src/chains/ethereum/devchain.js';
@@ -48,9 +50,18 @@ export interface HarnessOptions {
   /** Rotation takeover (default 3 s). */
   takeoverTimeoutMs?: number;
   logger?: Logger;
+  /** p2p timers (default FAST_P2P: quick mesh formation for tests; benchmarks use production defaults). */
+  p2p?: Partial<P2pHostOptions>;
+  /** Aggregator tick (default 20 ms). */
+  tickIntervalMs?: number;
+  /** Run bcoin as a child process (the validators then own this process's event loop: benchmarks). */
+  bitcoinChild?: boolean;
   /** Extra config (deep-merged per section). */
   config?: (i: number) => Record<string, unknown>;
 }
+
+/** The regtest node, in process or as a child. */
+export type BitcoinNode = Pick<BcoinRegtestNode, 'rpcUrl' | 'apiKey' | 'rpc' | 'network'> & { stop(): Promise<void> };
 
 export interface HarnessNode {
   readonly index: number;
@@ -71,13 +82,14 @@ export interface HarnessNode {
 export interface Harness {
   readonly chain: DevChain;
   readonly provider: JsonRpcProvider;
-  readonly btc: BcoinRegtestNode;
+  readonly btc: BitcoinNode;
   readonly faucet: RegtestFaucet;
   readonly deployed: DeployedFederation;
   readonly nodes: HarnessNode[];
   readonly btct: Contract;
   readonly bmv: Contract;
-  startNode(i: number): Promise<void>;
+  /** Starts validator i in process; `bitcoinRpc` replaces the regtest node's client (fault injection). */
+  startNode(i: number, over?: { bitcoinRpc?: BitcoinRpcClient }): Promise<void>;
   stopNode(i: number): Promise<void>;
   /** Pays `sats` to epoch 0's P2WSH script with a deposit OP_RETURN for `recipient`; returns the txid (not mined). */
   deposit(recipient: string, sats: bigint): Promise<string>;
@@ -117,8 +129,13 @@ export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, wh
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const n = opts.validators;
   const log = opts.logger ?? silentLogger();
-  const [chain, btc] = await Promise.all([startDevChain({ accounts: n + 2 }), startBcoinRegtest()]);
-  const cleanups: Array<() => Promise<void>> = [async () => btc.stop(), async () => chain.stop()];
+  const btcDir = opts.bitcoinChild === true ? await mkdtemp(join(tmpdir(), 'fednode-e2e-bcoin-')) : undefined;
+  const [chain, btc] = await Promise.all([startDevChain({ accounts: n + 2 }), btcDir !== undefined ? spawnBcoinRegtest({ dataDir: btcDir }) : startBcoinRegtest()] as const);
+  const cleanups: Array<() => Promise<void>> = [
+    async () => btc.stop(),
+    async () => chain.stop(),
+    async () => (btcDir !== undefined ? rm(btcDir, { recursive: true, force: true }) : undefined),
+  ];
   try {
     const provider = createProvider(chain.rpcUrl, chain.chainId);
     cleanups.unshift(async () => provider.destroy());
@@ -168,19 +185,20 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
         network: deployed.genesis.network,
         dataDir: x.dir,
         bitcoin: { network: 'regtest', rpcUrl: btc.rpcUrl, rpcUser: 'x', rpcPassword: btc.apiKey, confirmations: k, pollIntervalMs: opts.bitcoinPollMs ?? 50, bech32Prefix: 'rb', ...(extra.bitcoin as object) },
-        ethereum: { rpcUrls: [chain.rpcUrl], chainId: chain.chainId, confirmations: 1, pollIntervalMs: 100, contracts: deployed.addresses, ...(extra.ethereum as object) },
+        ethereum: { rpcUrls: [chain.rpcUrl], chainId: chain.chainId, confirmations: 1, pollIntervalMs: 250, contracts: deployed.genesis.contracts, ...(extra.ethereum as object) },
         p2p: {
           listen: [`/ip4/127.0.0.1/tcp/${x.port}`],
           bootstrap: nodes.filter((y) => y !== x).map((y) => `/ip4/127.0.0.1/tcp/${y.port}/p2p/${y.peerId}`),
           ...(extra.p2p as object),
         },
         validator: {
-          homePollIntervalMs: 500,
-          tickIntervalMs: 20,
+          homePollIntervalMs: 1_000,
+          tickIntervalMs: opts.tickIntervalMs ?? 20,
           collectAfterQuorumMs: opts.collectAfterQuorumMs ?? 100,
           takeoverTimeoutMs: opts.takeoverTimeoutMs ?? 3_000,
           regossipIntervalMs: 500,
           relayRetryMs: 300,
+          heartbeatIntervalMs: 500,
           ...(extra.validator as object),
         },
       });
@@ -195,7 +213,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       nodes,
       btct: new Contract(deployed.addresses.btct, loadArtifact('BTCT').abi, provider),
       bmv: new Contract(deployed.addresses.bmv, loadArtifact('BtpMessageVerifier').abi, provider),
-      async startNode(i) {
+      async startNode(i, over = {}) {
         const x = nodes[i]!;
         if (x.validator !== undefined) return;
         x.db = await openDatabase(x.dir, { log });
@@ -210,8 +228,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
           log: log.child({ validator: i }),
           metrics: x.metrics,
           health: x.health,
-          bitcoinRpc: btc.rpc,
-          p2p: FAST_P2P,
+          bitcoinRpc: over.bitcoinRpc ?? btc.rpc,
+          p2p: opts.p2p ?? FAST_P2P,
         });
         await x.validator.start();
       },

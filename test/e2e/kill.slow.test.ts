@@ -69,6 +69,13 @@ describe('a validator killed with SIGKILL during collection resumes without sign
     await waitFor(async () => (await h.balance(recipient)) === 150_000n, 60_000, 'the deposit minted with the resumed collection');
     const s = await status();
     expect(s?.signatures.btp).toBe(1);
+    // The node's HTTP port serves the BTP JSON-RPC over the blocks it derived.
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/v3`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'btp_getMessages', params: { height: `0x${height.toString(16)}`, networkID: '0x1' } }),
+    });
+    expect(((await res.json()) as { result: string[] }).result).toHaveLength(1);
 
     // The child's signature is in the accepted proof (3 of 4: it was needed).
     const validators = h.deployed.epoch0;

@@ -6,8 +6,11 @@ import type { MetricsFactory } from '../../node/metrics.js';
 import type { BitcoinRpcClient } from './rpc.js';
 import type { WatcherState, WatcherStore } from './watcher-store.js';
 
-/** The RPC calls the watcher needs (a BitcoinRpcClient, or a fake). */
-export type WatcherRpc = Pick<BitcoinRpcClient, 'getBlockCount' | 'getBlockHash' | 'getBlockHex'>;
+/**
+ * The RPC calls the watcher needs (a BitcoinRpcClient, or a fake). With `getBestBlockHash` an
+ * idle poll costs one call: nothing is read again while the best block hash is unchanged.
+ */
+export type WatcherRpc = Pick<BitcoinRpcClient, 'getBlockCount' | 'getBlockHash' | 'getBlockHex'> & Partial<Pick<BitcoinRpcClient, 'getBestBlockHash'>>;
 
 export interface BtcWatcherOptions {
   rpc: WatcherRpc;
@@ -57,6 +60,9 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
   readonly #pending = new Map<number, string>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** Best block hash after the last poll that left nothing to emit. */
+  #settledBest: string | undefined;
+  #tip: number | undefined;
   readonly #emittedCounter;
   readonly #reorgCounter;
 
@@ -75,6 +81,11 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
     return this.#state;
   }
 
+  /** The chain tip seen by the last poll. */
+  get tip(): number | undefined {
+    return this.#tip;
+  }
+
   /**
    * One round: check the emitted tip still stands, notice pending reorgs,
    * emit newly confirmed blocks. Throws the halt error once halted.
@@ -82,14 +93,19 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
   async poll(): Promise<void> {
     const state = await this.#load();
     if (state.halted) throw haltError(state.halted);
+    const best = this.#o.rpc.getBestBlockHash === undefined ? undefined : await this.#o.rpc.getBestBlockHash();
+    if (best !== undefined && best === this.#settledBest) return;
     const tip = await this.#o.rpc.getBlockCount();
+    this.#tip = tip;
     const last = state.emitted[state.emitted.length - 1];
     if (last !== undefined) {
       const now = tip >= last.height ? await this.#o.rpc.getBlockHash(last.height) : '(chain shorter)';
       if (now !== last.hash) return this.#halt(state, { height: last.height, expectedHash: last.hash, actualHash: now });
     }
+    const seen = new Map<number, string>();
     for (let h = state.nextHeight; h <= tip; h++) {
       const hash = await this.#o.rpc.getBlockHash(h);
+      seen.set(h, hash);
       const old = this.#pending.get(h);
       if (old !== undefined && old !== hash) {
         this.#reorgCounter?.inc();
@@ -104,7 +120,8 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
     let cur = state;
     while (tip - cur.nextHeight + 1 >= this.#o.confirmations && emittedNow < this.#o.maxBlocksPerPoll) {
       const height = cur.nextHeight;
-      const hash = await this.#o.rpc.getBlockHash(height);
+      // Read in this poll above; a change since then is caught by the prevHash check of the next block or the next poll.
+      const hash = seen.get(height) ?? (await this.#o.rpc.getBlockHash(height));
       const block = Block.fromHex(await this.#o.rpc.getBlockHex(hash));
       if (block.getId() !== hash) throw new BridgeError({ code: 'BTC_WATCHER_BLOCK_HASH_MISMATCH', height, hash, got: block.getId() });
       const prevHash = Buffer.from(block.prevHash!).reverse().toString('hex');
@@ -123,6 +140,8 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
       this.emit('block', { height, hash, prevHash, timestamp: block.timestamp, transactions: block.transactions ?? [] });
       emittedNow++;
     }
+    // Nothing left to emit at this tip: until the best block changes, a poll has nothing to do.
+    this.#settledBest = tip - cur.nextHeight + 1 < this.#o.confirmations ? best : undefined;
   }
 
   /** Polls every `pollIntervalMs` until stopped or halted. */

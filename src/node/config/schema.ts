@@ -98,6 +98,8 @@ export const configSchema = z
             btct: evmAddress.optional(),
             /** Payout coordinator (UTXO ledger, batches, witnesses; docs/CONTRACTS.md). */
             payout: evmAddress.optional(),
+            /** Slasher (missed duty, equivocation evidence; docs/SLASHING.md). */
+            slasher: evmAddress.optional(),
           })
           .strict()
           .prefault({}),
@@ -133,6 +135,8 @@ export const configSchema = z
         maxRelayBytes: z.number().int().min(1_024).default(512 * 1024),
         /** /readyz turns false when the derived height is this many blocks behind the confirmed Bitcoin tip. */
         maxLagBlocks: z.number().int().min(1).default(6),
+        /** Heartbeats (p2p kind 3: version, chain heights, last signed height) are published this often. */
+        heartbeatIntervalMs: z.number().int().min(100).default(5_000),
       })
       .strict()
       .prefault({}),

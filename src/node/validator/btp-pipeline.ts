@@ -74,6 +74,8 @@ interface Pending {
   own?: Attestation;
   /** A signing attempt is in flight (open and tick must not sign the same height twice at once). */
   signing: boolean;
+  /** A withheld signature is retried from this time on (unix ms). */
+  signRetryAt: number;
   final: boolean;
   retryAt: number;
   submitting: boolean;
@@ -81,6 +83,8 @@ interface Pending {
 
 const unhex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/^0x/, ''), 'hex'));
 const plain = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** A signature withheld (stale view, halt) is tried again after this long. */
+const SIGN_RETRY_MS = 1_000;
 const RETRYABLE = new Set(['CONSENSUS_HOME_VIEW_STALE', 'CONSENSUS_HOME_VIEW_BEHIND_CHAIN']);
 
 export class BtpPipeline extends EventEmitter<PipelineEvents> {
@@ -226,14 +230,16 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
     this.emit('derived', { height: b.height, block: d.block !== null, messages: d.block?.messages.length ?? 0 });
     if (d.block !== null && rec !== undefined) {
       this.#log.info({ height: b.height, messages: d.block.messages.length, decision: toHex(d.block.decisionHash) }, 'derived BTP block');
-      await this.#open(rec, d.block.header, d.block.messages, false);
+      // Catching up below what the home chain already accepted: nothing to sign or relay.
+      if (b.height <= this.#relayed) await this.#d.store.prune(this.#relayed);
+      else await this.#open(rec, d.block.header, d.block.messages, false);
     }
     return 'done';
   }
 
   async #open(rec: PendingRecord, header: BTPBlockHeader, messages: Uint8Array[], restoring: boolean): Promise<void> {
     const now = this.#d.now();
-    const p: Pending = { record: rec, header, messages, signing: false, final: false, retryAt: 0, submitting: false };
+    const p: Pending = { record: rec, header, messages, signing: false, signRetryAt: 0, final: false, retryAt: 0, submitting: false };
     this.#pending.set(rec.height, p);
     this.#m?.pending.set(this.#pending.size);
     this.#d.aggregator.open(rec.height, { validators: rec.validators.map(unhex), decisionHash: unhex(rec.decisionHash), decision: unhex(rec.decision), startedAt: rec.startedAt }, now);
@@ -279,6 +285,7 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
       this.#d.publish(p.own);
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'error';
+      p.signRetryAt = nowMs + SIGN_RETRY_MS;
       this.#m?.refusals.inc({ reason: code });
       this.#log.warn({ height: h, code, err: (err as Error).message }, 'not signing this BTP block now');
     }
@@ -346,7 +353,7 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
       }
     }
     // Our signature could have been withheld (stale view): try again.
-    for (const p of this.#pending.values()) if (p.own === undefined) await this.#sign(p);
+    for (const p of this.#pending.values()) if (p.own === undefined && now >= p.signRetryAt) await this.#sign(p);
     if (this.#conflict !== undefined) return;
     // Relays go in height order: only the lowest pending block can be accepted next.
     const lowest = [...this.#pending.keys()].sort((a, b) => a - b)[0];

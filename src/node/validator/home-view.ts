@@ -58,6 +58,12 @@ export class HomeView {
   readonly #o: HomeViewOptions;
   readonly #log: Logger;
   readonly #epochs = new Map<number, CachedEpoch>();
+  /** Parameters of epochs whose activation time has passed (nothing can be scheduled before now + margin). */
+  readonly #params = new Map<number, { minDepositSats: bigint; oldAddressWindow: number }>();
+  /** Registered peer ids by signer (a registration's peer id does not change). */
+  readonly #peerIds = new Map<string, string>();
+  #polls = 0;
+  #lastCandidates: Array<[string, string]> = [];
   readonly #abi = loadArtifact('ValidatorRegistry').abi;
   #snapshot: HomeSnapshot | undefined;
   #allowlist: PeerAllowlist | undefined;
@@ -87,7 +93,7 @@ export class HomeView {
     const head = await this.#o.rpc.getBlock('latest');
     if (head === undefined) throw new BridgeError({ code: 'HOME_NO_HEAD' });
     const tag = head.number;
-    const read = await this.#o.rpc.withProvider(async (p) => this.#read(p, tag));
+    const read = await this.#o.rpc.withProvider(async (p) => this.#read(p, tag, head.timestamp));
     const snapshot: HomeSnapshot = { viewTime: head.timestamp, homeBlock: head.number, epochs: read.epochs, schedulingMarginSeconds: read.margin };
     this.#snapshot = snapshot;
     this.#lastError = undefined;
@@ -104,7 +110,7 @@ export class HomeView {
     return snapshot;
   }
 
-  async #read(provider: JsonRpcProvider, blockTag: number): Promise<{ epochs: EpochInfo[]; margin: number; allowlist: PeerAllowlist }> {
+  async #read(provider: JsonRpcProvider, blockTag: number, viewTime: number): Promise<{ epochs: EpochInfo[]; margin: number; allowlist: PeerAllowlist }> {
     const reg = new Contract(this.#o.registry, this.#abi, provider);
     const call = async <T>(fn: string, ...args: unknown[]): Promise<T> => (await reg.getFunction(fn).staticCall(...args, { blockTag })) as T;
     const [current, margin, candidateCount] = await Promise.all([call<bigint>('currentEpoch'), call<bigint>('activationMargin'), call<bigint>('candidateCount')]);
@@ -127,8 +133,13 @@ export class HomeView {
         this.#epochs.set(e, cached); // a frozen set never changes
       }
       for (const p of cached.peers) peers.set(p.address, p.peerId);
-      const [minDep, minSet] = await call<[bigint, boolean]>('paramAt', PARAM_MIN_DEPOSIT, activationMtp);
-      const [window, windowSet] = await call<[bigint, boolean]>('paramAt', PARAM_OLD_ADDRESS_WINDOW, activationMtp);
+      let params = this.#params.get(e);
+      if (params === undefined) {
+        const [minDep, minSet] = await call<[bigint, boolean]>('paramAt', PARAM_MIN_DEPOSIT, activationMtp);
+        const [window, windowSet] = await call<[bigint, boolean]>('paramAt', PARAM_OLD_ADDRESS_WINDOW, activationMtp);
+        params = { minDepositSats: minSet ? minDep : this.#o.defaults.minDepositSats, oldAddressWindow: windowSet ? Number(window) : this.#o.defaults.oldAddressWindow };
+        if (Number(activationMtp) <= viewTime) this.#params.set(e, params);
+      }
       const threshold = e === 0 ? this.#o.epoch0Threshold : majorityThreshold(cached.keys.length);
       const activationHeight = e === 0 ? undefined : active ? Number(activationBtcHeight) : undefined;
       epochs.push({
@@ -137,18 +148,26 @@ export class HomeView {
         script: federationScript({ keys: cached.keys, threshold, epoch: e }),
         activationTime: Number(activationMtp),
         ...(activationHeight !== undefined ? { activationHeight } : {}),
-        minDepositSats: minSet ? minDep : this.#o.defaults.minDepositSats,
-        oldAddressWindow: windowSet ? Number(window) : this.#o.defaults.oldAddressWindow,
+        ...params,
       });
     }
-    // Registered validators, including those waiting for their epoch (P2P.md §7).
-    for (let i = 0; i < Number(candidateCount); i++) {
-      const signer = await call<string>('candidates', i);
-      if (peers.has(signer.toLowerCase())) continue;
-      const [, , , , peerId] = await call<[string, bigint, bigint, string, string]>('validatorInfo', signer);
-      const id = peerIdFromBytes(getBytes(peerId));
-      if (id !== undefined) peers.set(signer.toLowerCase(), id);
+    // Registered validators, including those waiting for their epoch (P2P.md §7): every 5th
+    // poll, or when the candidate count changed.
+    if (this.#polls++ % 5 === 0 || Number(candidateCount) !== this.#lastCandidates.length) {
+      const found: Array<[string, string]> = [];
+      for (let i = 0; i < Number(candidateCount); i++) {
+        const signer = (await call<string>('candidates', i)).toLowerCase();
+        let id = this.#peerIds.get(signer) ?? peers.get(signer);
+        if (id === undefined) {
+          const [, , , , peerId] = await call<[string, bigint, bigint, string, string]>('validatorInfo', signer);
+          id = peerIdFromBytes(getBytes(peerId));
+          if (id !== undefined) this.#peerIds.set(signer, id);
+        }
+        if (id !== undefined) found.push([signer, id]);
+      }
+      this.#lastCandidates = found;
     }
+    for (const [signer, id] of this.#lastCandidates) if (!peers.has(signer)) peers.set(signer, id);
     const validators = [...peers.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([address, peerId]) => ({ address, peerId }));
     return { epochs, margin: Number(margin), allowlist: { validators, observers: [...this.#o.observers] } };
   }

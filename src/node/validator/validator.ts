@@ -13,7 +13,9 @@ import { createTxSender, type TxSender, type TxSigner } from '../../chains/ether
 import { BtpAggregator } from '../../consensus/btp-aggregator.js';
 import type { BtpEquivocationEvidence } from '../../consensus/equivocation.js';
 import { createConsensusMetrics, type ConsensusMetrics } from '../../consensus/metrics.js';
+import type { LedgerEntry } from '../../consensus/ledger.js';
 import { medianTimePast, type TimestampWindow } from '../../consensus/mtp.js';
+import { assertMaySign } from '../../consensus/safety.js';
 import { BridgeError, isBridgeError } from '../../errors.js';
 import type { FednodeConfig } from '../config/schema.js';
 import type { NodeDb } from '../db/database.js';
@@ -25,6 +27,7 @@ import type { MetricsFactory } from '../metrics.js';
 import { createLocalEnvelopeSigner, createP2pHost, type P2pHost, type P2pHostOptions } from '../p2p/index.js';
 import { createBtpRpc } from '../rpc/btp-rpc.js';
 import { SignLog } from '../signlog/signlog.js';
+import { VERSION } from '../version.js';
 import { LevelBtpStore } from '../stores/btp-store.js';
 import { BtpPipeline } from './btp-pipeline.js';
 import { checkGenesisAgainstConfig, derivationConfigOf, genesisChain, genesisDerivationState } from './genesis-state.js';
@@ -88,6 +91,10 @@ export interface ValidatorServices {
   readonly metrics: MetricsFactory;
   readonly consensusMetrics: ConsensusMetrics;
   readonly health: Health;
+  /** Throws when signing is not allowed now (`assertMaySign`: stale home view, sign-log halt). */
+  maySign(): Promise<void>;
+  /** The federation ledger of this node's derivation (outpoint key `txid:vout` → entry). */
+  ledger(outpoint: string): LedgerEntry | undefined;
   /** Payout-side figures shown in /status (the payout module updates them). */
   readonly payoutStatus: { signatures: number; pendingWithdrawals: number };
   readonly now: () => number;
@@ -98,11 +105,23 @@ export interface ValidatorStatus {
   validator: string;
   bitcoin: { height: number | null; derivedHeight: number; confirmations: number; halted: boolean };
   ethereum: { height: number | null; homeViewTime: number | null };
-  p2p: { peers: number; allowlist: number; peerIds: string[] };
+  p2p: { peers: number; allowlist: number; peerIds: string[]; heartbeats: PeerHeartbeat[] };
   btp: { lastSignedHeight: number; lastFinalHeight: number; lastRelayedHeight: number; conflict: number | null; lastError: string | null };
   signatures: { btp: number; payout: number };
   pending: { btpBlocks: number; withdrawals: number };
   epoch: number | null;
+}
+
+/** The last heartbeat of a peer validator (p2p kind 3). */
+export interface PeerHeartbeat {
+  validator: string;
+  peerId: string;
+  softwareVersion: string;
+  homeHeight: number;
+  foreignHeight: number;
+  lastSignedHeight: number;
+  /** Age of the heartbeat by its sender's clock, ms. */
+  ageMs: number;
 }
 
 export interface Validator {
@@ -205,7 +224,9 @@ export function createValidator(deps: ValidatorDeps): Validator {
     snapshot: () => homeView.snapshot,
     publish: (a) => p2p?.publish('attestation', a) ?? false,
     relay: async (height, part, bytes) => {
-      await relayer.submit(height, part, bytes);
+      const handle = await relayer.submit(height, part, bytes);
+      // `alreadyDone`: the BMV has this height (someone else relayed it, maybe while we were down).
+      if (handle.record().state === 'skipped') await pipeline.markRelayed(height);
     },
     onEvidence: (ev) => {
       // TODO(slasher): hand the evidence to the slashing contract client once it exists.
@@ -219,6 +240,7 @@ export function createValidator(deps: ValidatorDeps): Validator {
   });
 
   const payoutStatus = { signatures: 0, pendingWithdrawals: 0 };
+  const heartbeats = new Map<string, Omit<PeerHeartbeat, 'ageMs'> & { sentAtMs: number }>();
   let services: ValidatorServices | undefined;
   let peerId = '';
   const abort = new AbortController();
@@ -255,9 +277,11 @@ export function createValidator(deps: ValidatorDeps): Validator {
     while (!abort.signal.aborted) {
       try {
         if (queue.length === 0) {
-          btcHeight = await bitcoinRpc.getBlockCount();
-          btcGauge.set(btcHeight);
           await watcher.poll();
+          if (watcher.tip !== undefined) {
+            btcHeight = watcher.tip;
+            btcGauge.set(btcHeight);
+          }
           btcError = undefined;
         }
         while (queue.length > 0 && !abort.signal.aborted) {
@@ -365,6 +389,9 @@ export function createValidator(deps: ValidatorDeps): Validator {
       });
       peerId = p2p.peerId;
       p2p.handle('attestation', (a, meta) => pipeline.onAttestation(a, meta.signer));
+      p2p.handle('heartbeat', (hb, meta) => {
+        heartbeats.set(meta.signer, { validator: meta.signer, peerId: meta.peerId, softwareVersion: hb.softwareVersion, homeHeight: Number(hb.homeHeight), foreignHeight: Number(hb.foreignHeight), lastSignedHeight: Number(hb.lastSignedHeight), sentAtMs: meta.sentAtMs });
+      });
       await p2p.start();
 
       await sender.start();
@@ -424,12 +451,26 @@ export function createValidator(deps: ValidatorDeps): Validator {
         health: deps.health,
         payoutStatus,
         now,
+        maySign: async () => {
+          const snap = homeView.snapshot;
+          if (snap === undefined) throw new BridgeError({ code: 'CONSENSUS_HOME_VIEW_STALE', message: 'no home view yet' });
+          assertMaySign({ now: Math.floor(now() / 1000), homeViewTime: snap.viewTime, schedulingMarginSeconds: snap.schedulingMarginSeconds, halt: await signLog.haltState() });
+        },
+        ledger: (outpoint) => pipeline.state?.ledger.get(outpoint),
       };
 
       homeView.start();
       loops.push(btcLoop(watcher, wstore));
       every(v.tickIntervalMs, () => pipeline.tick());
       every(v.regossipIntervalMs, () => pipeline.regossip());
+      every(v.heartbeatIntervalMs, () =>
+        p2p?.publish('heartbeat', {
+          softwareVersion: `fednode/${VERSION}`,
+          homeHeight: BigInt(Math.max(0, homeView.snapshot?.homeBlock ?? 0)),
+          foreignHeight: BigInt(Math.max(0, btcHeight ?? 0)),
+          lastSignedHeight: BigInt(Math.max(0, pipeline.lastSignedHeight)),
+        }),
+      );
       log.info({ peerId, nextHeight: state.nextHeight, relayed }, 'validator started');
     },
 
@@ -455,7 +496,12 @@ export function createValidator(deps: ValidatorDeps): Validator {
         validator: address,
         bitcoin: { height: btcHeight, derivedHeight: pipeline.derivedHeight, confirmations: config.bitcoin.confirmations, halted: btcHalted },
         ethereum: { height: s?.homeBlock ?? null, homeViewTime: s?.viewTime ?? null },
-        p2p: { peers: p?.connectedPeers ?? 0, allowlist: p?.allowlistSize ?? 0, peerIds: p2p?.connectedPeers() ?? [] },
+        p2p: {
+          peers: p?.connectedPeers ?? 0,
+          allowlist: p?.allowlistSize ?? 0,
+          peerIds: p2p?.connectedPeers() ?? [],
+          heartbeats: [...heartbeats.values()].map(({ sentAtMs, ...hb }) => ({ ...hb, ageMs: now() - sentAtMs })),
+        },
         btp: {
           lastSignedHeight: pipeline.lastSignedHeight,
           lastFinalHeight: pipeline.lastFinalHeight,

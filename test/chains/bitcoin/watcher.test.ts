@@ -59,7 +59,43 @@ function setup(chain: FakeChain, confirmations: number, opts: { maxBlocksPerPoll
   return { w, store, blocks, reorgs };
 }
 
+/** The same chain with Core's getbestblockhash, counting every call. */
+class CountingChain extends FakeChain {
+  calls = 0;
+  override async getBlockCount(): Promise<number> {
+    this.calls++;
+    return super.getBlockCount();
+  }
+  override async getBlockHash(h: number): Promise<string> {
+    this.calls++;
+    return super.getBlockHash(h);
+  }
+  async getBestBlockHash(): Promise<string> {
+    this.calls++;
+    return this.blocks[this.blocks.length - 1]!.getId();
+  }
+}
+
 describe('BtcWatcher (against a fake chain)', () => {
+  it('with getbestblockhash, an idle poll is one call, and a new block or a reorg is still seen', async () => {
+    const chain = new CountingChain(6);
+    const { w, blocks, reorgs } = setup(chain, 2, { maxBlocksPerPoll: 2 });
+    await w.poll(); // emits 1, 2 (bounded), more to do
+    await w.poll(); // emits 3, 4: settled at tip 5
+    expect(blocks.map((b) => b.height)).toEqual([1, 2, 3, 4]);
+    chain.calls = 0;
+    await w.poll();
+    await w.poll();
+    expect(chain.calls).toBe(2);
+    chain.extend();
+    await w.poll();
+    expect(blocks.map((b) => b.height)).toEqual([1, 2, 3, 4, 5]);
+    chain.fork(6, 1); // replaces the unemitted tip at height 6
+    await w.poll();
+    expect(reorgs).toEqual([6]);
+    expect(w.tip).toBe(6);
+  });
+
   it('emits each block once, in order, only at k confirmations, a bounded number per poll', async () => {
     const chain = new FakeChain(11); // heights 0..10
     const { w, blocks } = setup(chain, 3, { maxBlocksPerPoll: 4 });

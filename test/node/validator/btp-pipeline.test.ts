@@ -157,4 +157,19 @@ describe('BtpPipeline', () => {
       await db.close();
     });
   });
+
+  it('catching up below the height the home chain already accepted: derives and stores, signs nothing', async () => {
+    await withTempDir(async (dir) => {
+      const db = await openDatabase(dir, { log: silentLogger() });
+      const r = rig(db, 2);
+      await r.pipeline.init(initialDerivationState({ chain: genesis.state, nextHeight: START, activations: [[0, START]] }), undefined, START, 0);
+      expect(await r.pipeline.processBlock(block(START), { nextHeight: START + 1, emitted: [] })).toBe('done');
+      expect(r.pipeline.derivedHeight).toBe(START);
+      expect(r.published).toEqual([]);
+      expect(r.pipeline.pendingCount).toBe(0);
+      expect(await r.store.pending()).toEqual([]);
+      expect((await new SignLog(db).contents()).btp).toEqual([]);
+      await db.close();
+    });
+  });
 });
