@@ -33,6 +33,8 @@ export const PAYOUT_COORDINATOR_ABI: readonly string[] = [
   'function versionInfo(uint256 batchId, uint256 version) view returns ((bytes32 txid, uint64 change, uint64 fee, uint32 atQuorum, bool approved))',
   'function versionTx(uint256 batchId, uint256 version) view returns (bytes raw)',
   'function sighashes(uint256 batchId, uint256 version) view returns (bytes32[])',
+  'function importDeposits(bytes[] heights)',
+  'function importedHeights() view returns (uint256)',
   'function inFlight() view returns (uint256)',
   'function nextBatchId() view returns (uint256)',
   'function nextWithdrawal() view returns (uint256)',
@@ -46,6 +48,9 @@ const HELPERS_ABI = ['function epochScript(uint256 epoch) view returns (bytes)',
 
 const BSH_ABI = [
   'function nextWithdrawalId() view returns (uint256)',
+  'function depositHeightCount() view returns (uint256)',
+  'function depositHeights(uint256 i) view returns (uint64)',
+  'function heightDepositCount(uint256 btpHeight) view returns (uint256)',
   'function withdrawals(uint256 id) view returns (address from, uint256 amount, uint8 status, bytes script)',
 ];
 
@@ -118,15 +123,18 @@ export class EthersPayoutContract implements PayoutContract {
   }
 
   async keeperView(): Promise<KeeperView> {
-    const [inFlight, nextBatchId, nextWithdrawal] = await Promise.all([this.#view('inFlight'), this.#view('nextBatchId'), this.#view('nextWithdrawal')]);
+    const [inFlight, nextBatchId, nextWithdrawal, imported] = await Promise.all([this.#view('inFlight'), this.#view('nextBatchId'), this.#view('nextWithdrawal'), this.#view('importedHeights')]);
     const bsh = await this.#bshAddress();
-    const [nextId] = await this.#view('nextWithdrawalId', [], undefined, bsh, this.#bshIface);
+    const [[nextId], [heights]] = await Promise.all([this.#view('nextWithdrawalId', [], undefined, bsh, this.#bshIface), this.#view('depositHeightCount', [], undefined, bsh, this.#bshIface)]);
+    const importedHeights = Number(imported[0] as bigint);
     const inFlightId = BigInt(inFlight[0] as bigint);
     const queued = Number(BigInt(nextId as bigint) - BigInt(nextWithdrawal[0] as bigint));
     return {
       inFlight: inFlightId === 0n ? undefined : inFlightId,
       nextBatchId: BigInt(nextBatchId[0] as bigint),
       queuedWithdrawals: queued,
+      importBacklog: Number(heights as bigint) - importedHeights,
+      importedHeights,
       closeDue: inFlightId === 0n && queued > 0 && (await this.#wouldSucceed(this.encodeCloseBatch())),
       // The bump delay and the surplus bound are the contract's: ask it (a reverting eth_call is "not due").
       bumpDue: inFlightId !== 0n && (await this.#wouldSucceed(this.encodeBumpFee(inFlightId))),
@@ -233,6 +241,22 @@ export class EthersPayoutContract implements PayoutContract {
       }
     }
     return out;
+  }
+
+  async depositHeights(from: number, max: number): Promise<{ height: number; count: number }[]> {
+    const bsh = await this.#bshAddress();
+    const total = Number((await this.#view('depositHeightCount', [], undefined, bsh, this.#bshIface))[0] as bigint);
+    const out: { height: number; count: number }[] = [];
+    for (let i = from; i < Math.min(total, from + max); i++) {
+      const height = Number((await this.#view('depositHeights', [i], undefined, bsh, this.#bshIface))[0] as bigint);
+      const count = Number((await this.#view('heightDepositCount', [height], undefined, bsh, this.#bshIface))[0] as bigint);
+      out.push({ height, count });
+    }
+    return out;
+  }
+
+  encodeImportDeposits(heights: readonly Uint8Array[]): EncodedCall {
+    return { to: this.#address, data: this.#iface.encodeFunctionData('importDeposits', [heights.map((h) => hexlify(h))]) };
   }
 
   encodeCloseBatch(): EncodedCall {

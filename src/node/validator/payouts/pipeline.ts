@@ -1,6 +1,6 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { BridgeError, isBridgeError } from '../../../errors.js';
-import { bytesToHex, hexToBytes, reverseBytes } from '../../../chains/bitcoin/bytes.js';
+import { bytesToHex, compareBytes, concatBytes, hexToBytes, reverseBytes, u32be } from '../../../chains/bitcoin/bytes.js';
 import { assemblePayout, payoutSighashes } from '../../../chains/bitcoin/payout-signing.js';
 import type { BitcoinRpcClient } from '../../../chains/bitcoin/rpc.js';
 import type { FederationScript } from '../../../chains/bitcoin/scripts.js';
@@ -18,7 +18,7 @@ import { rederiveVersion, type LedgerLookup } from './rederive.js';
 import { parseFederationScript } from './script-parse.js';
 import { addressOfKey, contractSigsOf, gossipOf, messageFromRecord, ownContractSigs, sig65, submittersOf, witnessMessageOf } from './sigs.js';
 import { newRecord, PayoutStore, storedVersion, type BatchRecord, type OpenedVersion, type PayoutSublevel } from './store.js';
-import type { BatchView, GossipVerdict, GossipWitness, KeeperView, PayoutContract, WitnessGossip, WitnessRecord } from './types.js';
+import type { BatchView, DepositOutpoint, GossipVerdict, GossipWitness, KeeperView, PayoutContract, WitnessGossip, WitnessRecord } from './types.js';
 
 /**
  * The validator's payout pipeline (DESIGN.md §2 "home → Bitcoin",
@@ -52,6 +52,11 @@ export interface PayoutPipelineDeps {
   readonly keepers: () => readonly string[] | Promise<readonly string[]>;
   /** The node's own ledger (derivation state): inputs are checked against it when given. */
   readonly ledger?: LedgerLookup;
+  /**
+   * Deposit outpoints the node's own BTP derivation recorded at a Bitcoin height (undefined: not
+   * derived yet). Enables the `importDeposits` keeper duty; without it the node never imports.
+   */
+  readonly depositOutpoints?: (btpHeight: number) => Promise<readonly DepositOutpoint[] | undefined> | readonly DepositOutpoint[] | undefined;
   /** Throws when signing is not allowed now (e.g. `assertMaySign`: stale home view, halt). */
   readonly maySign?: () => Promise<void> | void;
   readonly backend?: Secp256k1Backend;
@@ -76,6 +81,8 @@ export interface PayoutPipelineOptions {
   maxBufferedWitnesses: number;
   /** Take part in the keeper duties (closeBatch, bumpFee). */
   keeper: boolean;
+  /** Most deposit heights imported in one `importDeposits` call. */
+  maxImportHeights: number;
   /** Refuse to sign fee bumps paying more than this rate (sat/kvB of the estimated vsize); undefined: no cap. */
   maxBumpFeeRateSatPerKvB: bigint | undefined;
 }
@@ -90,6 +97,7 @@ export const DEFAULT_PAYOUT_PIPELINE_OPTIONS: Readonly<PayoutPipelineOptions> = 
   tickIntervalMs: 1_000,
   maxBufferedWitnesses: 256,
   keeper: true,
+  maxImportHeights: 20,
   maxBumpFeeRateSatPerKvB: undefined,
 };
 
@@ -553,6 +561,11 @@ export class PayoutPipeline {
       return pos >= 0 && now >= since + pos * this.#o.keeperTakeoverMs;
     };
     const due = new Set<string>();
+    if (kv.importBacklog > 0 && this.#d.depositOutpoints !== undefined) {
+      const duty = `payout-import:${kv.importedHeights}`;
+      due.add(duty);
+      if (turn(duty, BigInt(kv.importedHeights))) await this.#importDeposits(duty, kv);
+    }
     if (kv.closeDue) {
       const duty = `payout-close:${kv.nextBatchId}`;
       due.add(duty);
@@ -582,6 +595,30 @@ export class PayoutPipeline {
   }
 
   readonly #keeperSent = new Set<string>();
+
+  /**
+   * `importDeposits`: the outpoints the BSH recorded at each pending deposit height, from this
+   * node's own derivation, as `txid (internal) 32 ‖ vout u32 BE`, ascending by (txid as a
+   * big-endian uint256, vout) — the order the contract checks. Stops at the first height the
+   * node has not derived or whose count differs from the BSH's.
+   */
+  async #importDeposits(duty: string, kv: KeeperView): Promise<void> {
+    if (this.#keeperSent.has(duty)) return;
+    const heights = await this.#d.contract.depositHeights(kv.importedHeights, Math.min(kv.importBacklog, this.#o.maxImportHeights));
+    const blobs: Uint8Array[] = [];
+    for (const h of heights) {
+      const ops = await this.#d.depositOutpoints!(h.height);
+      if (ops === undefined || ops.length !== h.count) {
+        if (ops !== undefined) this.#log.warn({ btpHeight: h.height, ours: ops.length, bsh: h.count }, 'deposit count at a BTP height differs from the BSH: not importing');
+        break;
+      }
+      const sorted = ops.map((o) => ({ txid: reverseBytes(hexToBytes(o.txid)), vout: o.vout })).sort((a, b) => compareBytes(a.txid, b.txid) || a.vout - b.vout);
+      blobs.push(concatBytes(...sorted.map((o) => concatBytes(o.txid, u32be(o.vout)))));
+    }
+    if (blobs.length === 0) return;
+    const handed = await this.#keeperSend(duty, this.#d.contract.encodeImportDeposits(blobs), async () => (await this.#d.contract.keeperView()).importedHeights > kv.importedHeights);
+    if (handed) this.#m.submission('import');
+  }
 
   async #keeperSend(key: string, call: { to: string; data: string }, alreadyDone: () => Promise<boolean>): Promise<boolean> {
     if (this.#keeperSent.has(key)) return false;

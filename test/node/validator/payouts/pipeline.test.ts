@@ -91,12 +91,14 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
   let bus: GossipBus;
   let btc: FakeBitcoin;
   let now: number;
+  /** Deposit outpoints per BTP height as the nodes' own derivation recorded them. */
+  let derived: Map<number, { txid: string; vout: number }[]>;
 
   const make = (i: number, db: NodeDb, signLog: SignLog): Node => {
     const metrics = createMetrics({ defaultMetrics: false });
     const sender = new MemorySender(addresses[i]!, contract);
     const pipeline = new PayoutPipeline(
-      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: process.env['PAYOUT_DEBUG'] ? createLogger({ level: 'debug', pretty: false }) : silentLogger(), metrics, now: () => now, keepers: () => addresses },
+      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: process.env['PAYOUT_DEBUG'] ? createLogger({ level: 'debug', pretty: false }) : silentLogger(), metrics, now: () => now, keepers: () => addresses, depositOutpoints: (h: number) => derived.get(h) },
       OPTIONS,
     );
     return { i, db, signLog, sender, pipeline, metrics };
@@ -104,6 +106,7 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
 
   beforeEach(async () => {
     now = 1_000_000;
+    derived = new Map();
     contract = new MemoryCoordinator(new Map([[0, script]]), 0);
     contract.utxos = [
       { txid: hex('u1'), vout: 0, amountSats: 400_000n, height: 101, script, kind: 'p2wsh' },
@@ -188,6 +191,27 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     now += 61_000;
     await tickAll();
     expect(btc.sends).toBe(8);
+  });
+
+  it('imports the BSH\'s pending deposit heights once (from the nodes\' own derivation, sorted as the contract checks), then closes a batch spending them', async () => {
+    const d = (tag: string, vout: number, amountSats: bigint, height: number) => ({ txid: hex(tag), vout, amountSats, height, script, kind: 'p2wsh' as const });
+    contract.pendingHeights = [
+      { height: 103, utxos: [d('i1', 2, 50_000n, 103), d('i2', 0, 60_000n, 103), d('i1', 1, 70_000n, 103)] },
+      { height: 105, utxos: [d('i3', 0, 80_000n, 105)] },
+      { height: 107, utxos: [d('i4', 0, 90_000n, 107)] },
+    ];
+    for (const h of contract.pendingHeights) derived.set(h.height, h.utxos.map((u) => ({ txid: u.txid, vout: u.vout })));
+    derived.delete(107); // not derived yet by the nodes: imported later
+    await tickAll();
+    expect(contract.calls.filter((c) => c.fn === 'importDeposits')).toHaveLength(1);
+    expect(contract.importedHeights).toBe(2);
+    expect(contract.batches.size).toBe(0); // closing waits for every height
+    derived.set(107, [{ txid: hex('i4'), vout: 0 }]);
+    await tickAll();
+    expect(contract.calls.filter((c) => c.fn === 'importDeposits')).toHaveLength(2);
+    expect(contract.importedHeights).toBe(3);
+    await tickAll();
+    expect(contract.batches.get(1n)!.plans[0]!.inputs.length).toBe(7);
   });
 
   it('refuses to sign when the contract publishes other bytes than the node derives (log, metric, persisted refusal)', async () => {
