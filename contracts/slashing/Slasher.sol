@@ -18,8 +18,9 @@ interface IRegistry is IValidatorRegistry, IStakeSlashing {}
 ///         - equivocation: (a) two signed decisions for one BTP height, (b) a signature over a
 ///           federation-spending BIP-143 preimage whose sighash no batch produced. Slashes
 ///           `equivocationBps`, ejects the validator from the next freeze on.
-///         Slashed stake comes here from the registry: `reporterBps` of it is credited to whoever
-///         triggered the slash (pull: {claimReward}), the rest to the governance treasury
+///         Slashed stake comes here from the registry: `reporterBps` (equivocation) or `keeperBps`
+///         (missed duty) of it is credited to whoever triggered the slash (pull: {claimReward}),
+///         the rest to the governance treasury
 ///         ({payTreasury}). Stakes stay in the registry; only it can move them, and only this
 ///         contract (set there once) can make it.
 contract Slasher is ISlasher, Roles {
@@ -40,7 +41,8 @@ contract Slasher is ISlasher, Roles {
         uint16 missedDutyBps; // per missed duty, of the validator's stake at its first miss in the epoch
         uint16 missedDutyCapBps; // per validator per epoch, same base
         uint16 equivocationBps; // per piece of equivocation evidence, of the current stake
-        uint16 reporterBps; // share of every slash credited to the caller who triggered it
+        uint16 reporterBps; // share of an equivocation slash credited to the evidence submitter
+        uint16 keeperBps; // share of a missed-duty slash credited to the caller who reported it
     }
 
     /// @dev Missed-duty slashing of one validator in one epoch: the stake it is measured against
@@ -75,7 +77,7 @@ contract Slasher is ISlasher, Roles {
     event EquivocationSlashed(uint8 indexed kind, address indexed validator, bytes32 evidence, address indexed reporter, uint256 amount, uint256 reward);
     event RewardClaimed(address indexed reporter, uint256 amount);
     event TreasuryPaid(address indexed treasury, uint256 amount);
-    event ParamsSet(uint256 dutyBlocks, uint256 missedDutyBps, uint256 missedDutyCapBps, uint256 equivocationBps, uint256 reporterBps);
+    event ParamsSet(uint256 dutyBlocks, uint256 missedDutyBps, uint256 missedDutyCapBps, uint256 equivocationBps, uint256 reporterBps, uint256 keeperBps);
     event TreasurySet(address treasury);
     event PayoutDutiesSet(address payout);
 
@@ -170,7 +172,10 @@ contract Slasher is ISlasher, Roles {
             total += taken;
             emit MissedDutySlashed(kind, dutyId, vs[i], epoch, taken);
         }
-        _distribute(total, p.reporterBps);
+        // Kept apart from the evidence reward: a relayer that leaves valid signatures out of its
+        // proof must not profit much from the misses it provoked (victims can still
+        // recordSignature within the BMV's window).
+        _distribute(total, p.keeperBps);
         emit DutySettled(kind, dutyId, msg.sender, missed, total);
     }
 
@@ -186,6 +191,7 @@ contract Slasher is ISlasher, Roles {
         }
         uint256 cap = base * p.missedDutyCapBps / BPS;
         uint256 done = t.slashed;
+        if (done >= cap) return 0; // also when governance lowered the cap mid-epoch
         uint256 amount = base * p.missedDutyBps / BPS;
         if (done + amount > cap) amount = cap - done;
         if (amount == 0) return 0;
@@ -239,7 +245,10 @@ contract Slasher is ISlasher, Roles {
     ///         Round, NTSHash]` and reverts unless `d` is its canonical ICON-RLP encoding with
     ///         integers ≤ 2^53 − 1 — the inputs the TypeScript decoder (src/chains/btp/codec.ts
     ///         decodeDecision) accepts. Re-encoding and comparing makes the on-chain reader exactly
-    ///         as strict as the off-chain one without a second canonical decoder.
+    ///         as strict as the off-chain one without a second canonical decoder. UTF-8 validity
+    ///         of SrcNetworkUID is not checked here: evidence must carry this BMV's UID anyway
+    ///         (`ForeignDecision`), which is valid UTF-8 (test/contracts/slashing.test.ts checks
+    ///         this parity on edge encodings and every one-byte mutation of a decision).
     /// @return srcHash keccak256 of the SrcNetworkUID bytes
     function decodeDecision(bytes calldata d)
         external
@@ -391,10 +400,10 @@ contract Slasher is ISlasher, Roles {
     function _setParams(Params memory p) internal {
         if (
             p.dutyBlocks == 0 || p.missedDutyCapBps > BPS || p.missedDutyBps > p.missedDutyCapBps
-                || p.equivocationBps > BPS || p.reporterBps > BPS
+                || p.equivocationBps > BPS || p.reporterBps > BPS || p.keeperBps > BPS
         ) revert InvalidParams();
         params = p;
-        emit ParamsSet(p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps);
+        emit ParamsSet(p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps, p.keeperBps);
     }
 
     /// @notice What validator `v` lost to missed duties in `epoch`, and the stake that is measured against.

@@ -1,5 +1,9 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { Wallet, hexlify } from 'ethers';
+import { readGenesis } from './genesis/genesis.js';
 import type { LoadedConfig } from './config/load.js';
 import { openDatabase, readSchemaVersion, type NodeDb } from './db/database.js';
 import { acquireDataDirLock, type DataDirLock } from './datadir/lock.js';
@@ -11,6 +15,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type MetricsFactory } from './metrics.js';
 import { loadOrCreateNetworkKey } from './p2p/network-key.js';
 import { VERSION } from './version.js';
+import { createValidator, type Validator, type ValidatorStatus } from './validator/validator.js';
 
 /**
  * The composition root: opens everything the node needs in order, and closes
@@ -40,6 +45,9 @@ export interface NodeStatus {
   ready: boolean;
 }
 
+/** `GET /status`: the node's fields, plus the validator's (docs/VALIDATOR.md) when it runs one. */
+export type FullNodeStatus = NodeStatus & Partial<ValidatorStatus>;
+
 export interface RunningNode {
   readonly http: RunningHttpServer;
   readonly db: NodeDb;
@@ -47,7 +55,9 @@ export interface RunningNode {
   readonly peerId: string;
   readonly health: Health;
   readonly metrics: MetricsFactory;
-  status(): Promise<NodeStatus>;
+  /** The validator, when a genesis file is present (`genesisFile`). */
+  readonly validator: Validator | undefined;
+  status(): Promise<FullNodeStatus>;
   stop(): Promise<void>;
 }
 
@@ -79,8 +89,9 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     );
     const unlocked = await keys.unlock(config.keys.signingKey, password);
     const { privateKey, path: keyPath, ...key } = unlocked;
-    // The private key is not used until the signer lands; keep it only as long as needed.
-    privateKey.fill(0);
+    cleanups.push(() => {
+      privateKey.fill(0);
+    });
     log.info({ address: key.address, keystore: keyPath }, 'signing key unlocked');
 
     // The network key is generated on first start and never leaves the data directory.
@@ -97,8 +108,29 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     const health = new Health();
     health.register('database', () => ({ ok: db.status === 'open', detail: db.status }));
 
+    // The validator: only with the federation's genesis file (a node without one serves health only).
+    const genesisPath = isAbsolute(config.genesisFile) ? config.genesisFile : resolve(dataDir, config.genesisFile);
+    let validator: Validator | undefined;
+    const mounts = [...(opts.mounts ?? [])];
+    if (existsSync(genesisPath)) {
+      const genesis = await readGenesis(genesisPath);
+      let operator: Wallet;
+      if (config.ethereum.operatorKey !== undefined) {
+        const op = await keys.unlock(config.ethereum.operatorKey, password);
+        operator = new Wallet(hexlify(op.privateKey));
+        op.privateKey.fill(0);
+      } else {
+        log.warn('ethereum.operatorKey not set: the signing key pays gas for relays');
+        operator = new Wallet(hexlify(privateKey));
+      }
+      validator = createValidator({ config, genesis, signingKey: privateKey, networkKey, operator, db, log: opts.log, metrics, health });
+      mounts.push(...validator.httpMounts);
+    } else {
+      log.warn({ genesisFile: genesisPath }, 'no genesis file: running without validator duties');
+    }
+
     const startedAt = new Date();
-    const status = async (): Promise<NodeStatus> => ({
+    const nodeStatus = async (): Promise<NodeStatus> => ({
       version: VERSION,
       network: config.network,
       address: key.address,
@@ -110,6 +142,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       ready: (await health.report()).ready,
     });
+    const status = async (): Promise<FullNodeStatus> => ({ ...(await nodeStatus()), ...(validator !== undefined ? await validator.status() : {}) });
 
     const http = await startHttpServer({
       host: config.http.host,
@@ -118,9 +151,15 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       metrics,
       health,
       status,
-      mounts: opts.mounts ?? [],
+      mounts,
     });
     cleanups.push(() => http.close());
+
+    if (validator !== undefined) {
+      const v = validator;
+      cleanups.push(() => v.stop());
+      await v.start();
+    }
 
     log.info({ version: VERSION, network: config.network, http: http.url }, 'fednode started');
     let stopping: Promise<void> | undefined;
@@ -131,6 +170,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       peerId,
       health,
       metrics,
+      validator,
       status,
       stop: () => {
         stopping ??= (async () => {

@@ -40,6 +40,12 @@ export async function expectSlashRevert(p: Promise<unknown>, name: string): Prom
   return decoded!.args;
 }
 
+/** The custom error name in a revert (Slasher's or any fednode contract's), if any. */
+export function revertName(e: unknown): string | undefined {
+  const data = revertData(e);
+  return data === undefined ? undefined : (decodeSlasherError(data) ?? decodeCustomError(data))?.name;
+}
+
 function revertData(e: unknown): string | undefined {
   const seen = new Set<unknown>();
   const walk = (x: unknown, depth: number): string | undefined => {

@@ -19,8 +19,13 @@ export interface SlashingParams {
   missedDutyCapBps: number;
   /** Per piece of equivocation evidence, of the current stake; the validator is also ejected. */
   equivocationBps: number;
-  /** Share of every slash credited to whoever triggered it (evidence submitter or keeper). */
+  /** Share of an equivocation slash credited to the evidence submitter. */
   reporterBps: number;
+  /**
+   * Share of a missed-duty slash credited to whoever reported it. Small on purpose: a relayer
+   * leaving valid signatures out of its proof should not profit from the misses it provoked.
+   */
+  keeperBps: number;
 }
 
 export const DEFAULT_SLASHING_PARAMS: SlashingParams = {
@@ -29,6 +34,7 @@ export const DEFAULT_SLASHING_PARAMS: SlashingParams = {
   missedDutyCapBps: 500,
   equivocationBps: 5_000,
   reporterBps: 1_000,
+  keeperBps: 100,
 };
 
 export interface SlasherDeployInput {
@@ -59,7 +65,7 @@ export async function deploySlasher(signer: Signer, provider: JsonRpcProvider, i
   const payout = input.payout === undefined ? '0x0000000000000000000000000000000000000000' : await addressOf(input.payout);
   const tx = await factory.getDeployTransaction(
     input.admin, await input.registry.getAddress(), await input.bmv.getAddress(), payout, input.treasury,
-    [p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps],
+    [p.dutyBlocks, p.missedDutyBps, p.missedDutyCapBps, p.equivocationBps, p.reporterBps, p.keeperBps],
     { gasLimit: MAX_TX_GAS },
   );
   const receipt = await waitReceipt(provider, await signer.sendTransaction(tx));
@@ -109,4 +115,36 @@ export function decodeSlasherError(data: string): { name: string; args: unknown[
   } catch {
     return undefined;
   }
+}
+
+/** A BTP block's slashing duty as the slasher will judge it. */
+export interface BlockDutyStatus {
+  /** Home block after which `reportMissedBlock(height)` is allowed (`acceptedAt + max(T, signatureWindow)`). */
+  deadline: bigint;
+  /** Already reported (once per block). */
+  settled: boolean;
+  /** Validators of the block's ProofContext with no recorded signature so far. */
+  missing: string[];
+}
+
+/**
+ * What a keeper (or a validator checking on itself) needs before `reportMissedBlock`: undefined
+ * for a block the BMV never accepted. A validator listed in `missing` before `deadline` can still
+ * call the BMV's `recordSignature`.
+ */
+export async function blockDutyStatus(slasher: Contract, bmv: Contract, height: number | bigint): Promise<BlockDutyStatus | undefined> {
+  const [signers, setId, acceptedAt] = (await bmv.getFunction('blockRecord')(height)) as [bigint, bigint, bigint];
+  if (acceptedAt === 0n) return undefined;
+  const [params, window, validators, settled] = await Promise.all([
+    slasher.getFunction('params')() as Promise<[bigint, ...bigint[]]>,
+    bmv.getFunction('signatureWindow')() as Promise<bigint>,
+    bmv.getFunction('getValidators')(setId) as Promise<string[]>,
+    slasher.getFunction('blockSettled')(height) as Promise<boolean>,
+  ]);
+  const t = params[0];
+  return {
+    deadline: acceptedAt + (window > t ? window : t),
+    settled,
+    missing: validators.filter((_, i) => ((signers >> BigInt(i)) & 1n) === 0n),
+  };
 }

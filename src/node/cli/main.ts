@@ -8,6 +8,7 @@ import { registerDevnetCommands } from './commands/devnet.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerKeysCommands } from './commands/keys.js';
+import { registerOperatorCommands } from './commands/operator.js';
 import { registerSignlogCommands } from './commands/signlog.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerStatusCommand } from './commands/status.js';
@@ -53,6 +54,7 @@ Try it locally:
   registerSignlogCommands(program, io);
   registerBtpCommands(program, io);
   registerDevnetCommands(program, io);
+  registerOperatorCommands(program, io);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

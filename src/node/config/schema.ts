@@ -114,6 +114,28 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The validator's pipeline (docs/VALIDATOR.md). Times in milliseconds. */
+    validator: z
+      .object({
+        /** How often the registry (sets, epochs, peer ids) is read. */
+        homePollIntervalMs: z.number().int().min(50).default(2_000),
+        /** Aggregator clock: quorum/final events and submissions are checked this often. */
+        tickIntervalMs: z.number().int().min(5).default(50),
+        /** After quorum, keep collecting signatures this long (ends early when all signed). */
+        collectAfterQuorumMs: z.number().int().min(0).default(250),
+        /** Rotation: the next submitter takes over after this long. */
+        takeoverTimeoutMs: z.number().int().min(100).default(15_000),
+        /** Own signatures of blocks not yet relayed are gossiped again this often (late or restarted peers). */
+        regossipIntervalMs: z.number().int().min(100).default(2_000),
+        /** Wait after a relay attempt that failed (e.g. the previous height not accepted yet). */
+        relayRetryMs: z.number().int().min(10).default(1_000),
+        /** Largest relay message per transaction. */
+        maxRelayBytes: z.number().int().min(1_024).default(512 * 1024),
+        /** /readyz turns false when the derived height is this many blocks behind the confirmed Bitcoin tip. */
+        maxLagBlocks: z.number().int().min(1).default(6),
+      })
+      .strict()
+      .prefault({}),
     btp: z
       .object({
         /**

@@ -28,6 +28,7 @@ import {
   type RegistryParams,
 } from '../../chains/ethereum/contracts.js';
 import { waitReceipt } from '../../chains/ethereum/provider.js';
+import { deploySlasher, type SlashingParams } from '../../chains/ethereum/slashing.js';
 import { BridgeError } from '../../errors.js';
 import { formatGenesis, parseGenesis, type FederationGenesis } from '../genesis/genesis.js';
 
@@ -46,7 +47,10 @@ export const DEVNET_REGISTRY_PARAMS: RegistryParams = {
   unbondingPeriodSec: 60,
   maxActive: 50,
   maxChurn: 4,
-  activationMarginSec: 30,
+  // bcoin's regtest bootstrap mines hundreds of blocks at once, so block times (and the MTP) run
+  // minutes ahead of the wall clock; a margin below that skew makes validators consider their
+  // home view "behind" and stop signing.
+  activationMarginSec: 3_600,
   epochDurationSec: 60,
 };
 
@@ -76,6 +80,12 @@ export interface DeployFederationOptions {
   networkId?: number;
   /** Default: the id pinned for the Bitcoin network (`0x10.btc` on regtest). */
   srcNetworkUid?: string;
+  /** Derivation parameters used while the registry has none scheduled (genesis `derivation`). */
+  derivation?: { minDepositSats?: number; oldAddressWindow?: number };
+  /** Slashing parameters, or false to deploy no Slasher. Default: the Slasher with its default parameters. */
+  slashing?: Partial<SlashingParams> | false;
+  /** Receives the non-reporter share of slashed stake. Default: the deployer. */
+  treasury?: string;
   /** Progress callback, one short line per step. */
   onStep?: (step: string) => void;
 }
@@ -87,6 +97,8 @@ export interface FederationAddresses {
   bsh: string;
   btct: string;
   payout?: string;
+  /** Not part of the genesis (validators find it through the registry). */
+  slasher?: string;
 }
 
 export interface DeployedFederation {
@@ -97,6 +109,7 @@ export interface DeployedFederation {
   /** Everything `deployBridge` returned (contracts attached to the deployer). */
   bridge: BridgeDeployment;
   registry: Contract;
+  slasher: Contract | undefined;
   /** Epoch 0's script (keys BIP-67 sorted). */
   epoch0Script: FederationScript;
   /** Epoch 0's validator addresses, ascending (ProofContext order). */
@@ -109,6 +122,8 @@ export const DEPLOY_DEFAULTS = {
   networkTypeId: 2,
   networkId: 1,
   bitcoinNetwork: 'regtest',
+  minDepositSats: 10_000,
+  oldAddressWindow: 6,
 } as const;
 
 /** The libp2p peer id as the registry stores it: multihash bytes (docs/P2P.md §envelope). */
@@ -149,6 +164,7 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
   const { chainId } = await provider.getNetwork();
 
   // 1. Registry, stakes, epoch 0.
+  const homeStartBlock = await provider.getBlockNumber();
   step('deploying the validator registry');
   const registryParams = { ...DEVNET_REGISTRY_PARAMS, ...opts.registryParams };
   const registry = await deployRegistry(deployer, provider, admin, registryParams);
@@ -215,13 +231,24 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
   const payout = (bridge as unknown as { payout?: Contract }).payout;
   if (payout !== undefined) addresses.payout = (await payout.getAddress()).toLowerCase();
 
+  let slasher: Contract | undefined;
+  if (opts.slashing !== false) {
+    step('deploying the Slasher');
+    slasher = await deploySlasher(deployer, provider, {
+      admin, registry, bmv: bridge.bmv, treasury: opts.treasury ?? admin,
+      ...(payout !== undefined ? { payout } : {}),
+      ...(opts.slashing !== undefined ? { params: opts.slashing } : {}),
+    });
+    addresses.slasher = (await slasher.getAddress()).toLowerCase();
+  }
+
   // 4. Genesis.
   const genesis = parseGenesis({
     format: 'fednode-genesis',
     version: 1,
     network: opts.network ?? DEPLOY_DEFAULTS.network,
     chainId: Number(chainId),
-    contracts: addresses,
+    contracts: { staking: addresses.staking, bmc: addresses.bmc, bmv: addresses.bmv, bsh: addresses.bsh, btct: addresses.btct, ...(addresses.payout !== undefined ? { payout: addresses.payout } : {}) },
     srcNetworkUid,
     networkTypeId,
     networkId,
@@ -234,7 +261,9 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
       reserve: { txid: sent.txid, vout: 0, amount: Number(reserveSats), epoch: 0, kind: 'p2wsh' },
     },
     epoch0: { validators: epoch0, threshold },
+    derivation: { minDepositSats: opts.derivation?.minDepositSats ?? DEPLOY_DEFAULTS.minDepositSats, oldAddressWindow: opts.derivation?.oldAddressWindow ?? DEPLOY_DEFAULTS.oldAddressWindow },
+    homeStartBlock,
   }, 'deployFederation');
   step('federation deployed');
-  return { addresses, genesis, genesisJson: formatGenesis(genesis), bridge, registry, epoch0Script: script, epoch0 };
+  return { addresses, genesis, genesisJson: formatGenesis(genesis), bridge, registry, slasher, epoch0Script: script, epoch0 };
 }

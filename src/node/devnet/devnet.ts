@@ -138,7 +138,7 @@ async function ensureNodeKeys(layout: DevnetLayout, i: number, operatorKey: stri
 
 function nodeConfig(i: number, n: number, layout: DevnetLayout, ports: DevnetPorts, peers: readonly string[], dep: DeployedFederation, evmUrl: string, btcUrl: string): string {
   const others = Array.from({ length: n }, (_, j) => j).filter((j) => j !== i - 1);
-  const contracts: Record<string, string> = { ...dep.addresses };
+  const contracts: Record<string, string> = { ...dep.genesis.contracts };
   return `# Written by fednode devnet for validator v${i}; rewritten at every devnet start.\n${toToml({
     network: dep.genesis.network,
     dataDir: '.',

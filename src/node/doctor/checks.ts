@@ -1,11 +1,18 @@
-import { Contract, JsonRpcProvider } from 'ethers';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { Contract, JsonRpcProvider, hexlify } from 'ethers';
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { BitcoinRpcClient } from '../../chains/bitcoin/rpc.js';
 import { loadArtifact } from '../../chains/ethereum/artifacts.js';
 import { createProvider } from '../../chains/ethereum/provider.js';
 import { isBridgeError } from '../../errors.js';
 import type { EffectiveConfig } from '../config/load.js';
 import { redactUrl } from '../config/redact.js';
+import { readGenesis } from '../genesis/genesis.js';
 import { KeystoreDir } from '../keystore/keystore.js';
+import { NETWORK_KEY_FILE } from '../p2p/network-key.js';
 
 /**
  * `fednode doctor`: independent checks, one clear line each, so an operator
@@ -117,8 +124,9 @@ async function checkEthereum(o: Required<Omit<DoctorOptions, 'now'>>, clock: Arr
 
 async function checkContracts(o: Required<Omit<DoctorOptions, 'now'>>, provider: JsonRpcProvider | undefined): Promise<CheckResult[]> {
   const addrs = o.config.ethereum.contracts;
+  const keys: Array<(typeof CONTRACTS)[number] | 'payout'> = [...CONTRACTS, ...(addrs.payout !== undefined ? (['payout'] as const) : [])];
   return Promise.all(
-    CONTRACTS.map(async (key): Promise<CheckResult> => {
+    keys.map(async (key): Promise<CheckResult> => {
       const name = `contract ${key}`;
       const addr = addrs[key];
       if (addr === undefined) return { name, status: 'fail', detail: `ethereum.contracts.${key} is not configured` };
@@ -160,10 +168,68 @@ async function checkKey(o: Required<Omit<DoctorOptions, 'now'>>, provider: JsonR
     } else {
       out.push({ name: 'registration', status: 'ok', detail: `${address} registered and staked: ${stake} wei, operator ${operator}` });
     }
+    if (!/^0x0{40}$/i.test(operator)) out.push(...(await checkSetAndPeer(o, contract, address)));
   } catch (err) {
     out.push({ name: 'registration', status: 'fail', detail: `cannot query the staking contract ${registry}: ${message(err)}` });
   }
   return out;
+}
+
+/** Membership of the current (or frozen next) epoch, and the registered peer id against this node's network key. */
+async function checkSetAndPeer(o: Required<Omit<DoctorOptions, 'now'>>, registry: Contract, address: string): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const view = <T>(fn: string, ...args: unknown[]): Promise<T> => withTimeout(registry.getFunction(fn).staticCall(...args) as Promise<T>, o.timeoutMs, fn);
+  const has = (set: string[]): boolean => set.some((a) => a.toLowerCase() === address.toLowerCase());
+  try {
+    const current = await view<bigint>('currentEpoch');
+    if (!(await view<boolean>('bootstrapped'))) {
+      out.push({ name: 'validator set', status: 'warn', detail: 'the staking contract has no epoch yet (epoch 0 is not bootstrapped)' });
+    } else if (has(await view<string[]>('epochValidators', current))) {
+      out.push({ name: 'validator set', status: 'ok', detail: `${address} is in the active set of epoch ${current}` });
+    } else if ((await view<boolean>('isFrozen', current + 1n)) && has(await view<string[]>('epochValidators', current + 1n))) {
+      out.push({ name: 'validator set', status: 'warn', detail: `${address} is in the frozen set of epoch ${current + 1n}, not yet active (epoch ${current} is current)` });
+    } else {
+      out.push({ name: 'validator set', status: 'warn', detail: `${address} is not in the set of epoch ${current}: it joins at the next freeze ("fednode join --freeze" follows it)` });
+    }
+  } catch (err) {
+    out.push({ name: 'validator set', status: 'fail', detail: `cannot read the epochs from the staking contract: ${message(err)}` });
+  }
+  const keyFile = join(o.dataDir, NETWORK_KEY_FILE);
+  if (!existsSync(keyFile)) {
+    out.push({ name: 'peer id', status: 'warn', detail: `no network key at ${keyFile} yet (created at first start); the registered peer id must match it` });
+    return out;
+  }
+  try {
+    const [, , , , registered] = await view<[string, bigint, bigint, string, string]>('validatorInfo', address);
+    const local = peerIdFromPrivateKey(privateKeyFromProtobuf(await readFile(keyFile)));
+    out.push(hexlify(local.toMultihash().bytes) === registered.toLowerCase()
+      ? { name: 'peer id', status: 'ok', detail: `${local.toString()} (registered)` }
+      : { name: 'peer id', status: 'fail', detail: `this node's peer id ${local.toString()} (${keyFile}) is not the one registered for ${address} (${registered}): other validators will refuse its connections` });
+  } catch (err) {
+    out.push({ name: 'peer id', status: 'fail', detail: `cannot compare the peer id: ${message(err)}` });
+  }
+  return out;
+}
+
+/** The genesis file exists, parses, and names the configured chain and contracts. */
+async function checkGenesis(o: Required<Omit<DoctorOptions, 'now'>>): Promise<CheckResult> {
+  const file = isAbsolute(o.config.genesisFile) ? o.config.genesisFile : join(o.dataDir, o.config.genesisFile);
+  try {
+    const g = await readGenesis(file);
+    const problems: string[] = [];
+    if (g.chainId !== o.config.ethereum.chainId) problems.push(`chain id ${g.chainId} ≠ ethereum.chainId ${o.config.ethereum.chainId}`);
+    if (g.network !== o.config.network) problems.push(`network "${g.network}" ≠ network "${o.config.network}"`);
+    if (g.bitcoin.network !== o.config.bitcoin.network) problems.push(`bitcoin network "${g.bitcoin.network}" ≠ bitcoin.network "${o.config.bitcoin.network}"`);
+    for (const [k, v] of Object.entries(g.contracts)) {
+      const configured = (o.config.ethereum.contracts as Record<string, string | undefined>)[k];
+      if (configured !== undefined && configured.toLowerCase() !== v.toLowerCase()) problems.push(`contracts.${k} ${v} ≠ ethereum.contracts.${k} ${configured}`);
+    }
+    return problems.length > 0
+      ? { name: 'genesis', status: 'fail', detail: `${file} does not match the config: ${problems.join('; ')}` }
+      : { name: 'genesis', status: 'ok', detail: `${file}: chain ${g.chainId}, epoch 0 of ${g.epoch0.validators.length} validators, bitcoin from height ${g.bitcoin.startHeight}` };
+  } catch (err) {
+    return { name: 'genesis', status: 'fail', detail: `${message(err)} (genesisFile; the federation publishes it)` };
+  }
 }
 
 function checkClock(o: Required<Omit<DoctorOptions, 'now'>>, samples: Array<{ url: string; date: string | null; at: number }>): CheckResult {
@@ -184,9 +250,10 @@ async function checkPeers(o: Required<Omit<DoctorOptions, 'now'>>): Promise<Chec
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${o.config.http.port}/status`;
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(o.timeoutMs) });
-    const status = (await res.json()) as { peers?: number; peerId?: string };
-    if (typeof status.peers !== 'number') return { name: 'peers', status: 'skip', detail: `node at ${url} does not report peers yet` };
-    return status.peers > 0 ? { name: 'peers', status: 'ok', detail: `${status.peers} connected` } : { name: 'peers', status: 'warn', detail: 'no peers connected (check p2p.bootstrap and firewall)' };
+    const status = (await res.json()) as { peers?: number; p2p?: { peers?: number }; peerId?: string };
+    const peers = status.p2p?.peers ?? status.peers;
+    if (typeof peers !== 'number') return { name: 'peers', status: 'skip', detail: `node at ${url} does not report peers yet` };
+    return peers > 0 ? { name: 'peers', status: 'ok', detail: `${peers} connected (node at ${url})` } : { name: 'peers', status: 'warn', detail: 'no peers connected (check p2p.bootstrap, p2p.listen and the firewall)' };
   } catch {
     return { name: 'peers', status: 'skip', detail: `node not running at ${url} (start it to check peers)` };
   }
@@ -197,10 +264,10 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   const o = { ...DOCTOR_DEFAULTS, ...opts } as Required<Omit<DoctorOptions, 'now'>>;
   const now = opts.now ?? Date.now;
   const clock: Array<{ url: string; date: string | null; at: number }> = [];
-  const [btc, eth, peers] = await Promise.all([checkBitcoin(o, clock, now), checkEthereum(o, clock, now), checkPeers(o)]);
+  const [btc, eth, peers, genesis] = await Promise.all([checkBitcoin(o, clock, now), checkEthereum(o, clock, now), checkPeers(o), checkGenesis(o)]);
   try {
     const [contracts, key] = await Promise.all([checkContracts(o, eth.provider), checkKey(o, eth.provider)]);
-    return [btc, ...eth.results, ...contracts, ...key, peers, checkClock(o, clock)];
+    return [btc, ...eth.results, ...contracts, genesis, ...key, peers, checkClock(o, clock)];
   } finally {
     eth.provider?.destroy();
   }

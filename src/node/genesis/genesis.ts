@@ -47,6 +47,16 @@ export const genesisSchema = z
       .strict(),
     /** Epoch 0: its frozen set (ascending addresses) and threshold. */
     epoch0: z.object({ validators: z.array(address).min(1), threshold: z.number().int().min(1) }).strict(),
+    /**
+     * Derivation parameters used while the registry has none scheduled (`paramAt` keys `minDeposit`,
+     * `oldAddressWindow`); every validator reads the same file, so they derive the same blocks.
+     */
+    derivation: z
+      .object({ minDepositSats: z.number().int().min(0).default(10_000), oldAddressWindow: z.number().int().min(0).default(6) })
+      .strict()
+      .optional(),
+    /** Home block to start reading contract events from (the deployment block); 0 when absent. */
+    homeStartBlock: z.number().int().min(0).optional(),
   })
   .strict();
 

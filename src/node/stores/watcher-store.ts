@@ -21,4 +21,9 @@ export class LevelWatcherStore implements WatcherStore {
     // One key: a single put is atomic in LevelDB.
     await this.#sub.put(this.key, state);
   }
+
+  /** The same write as a batch op, to commit the cursor atomically with other state (the validator's derivation). */
+  saveOps(state: WatcherState): Array<{ type: 'put'; sublevel: ReturnType<NodeDb['sublevel']>; key: string; value: unknown }> {
+    return [{ type: 'put', sublevel: this.#sub as unknown as ReturnType<NodeDb['sublevel']>, key: this.key, value: state }];
+  }
 }

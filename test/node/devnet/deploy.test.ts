@@ -62,8 +62,14 @@ describe('deployFederation on a real dev chain and bcoin regtest', () => {
     expect(g).toEqual(deployed.genesis);
     expect(g.chainId).toBe(chain.chainId);
     expect(g.srcNetworkUid).toBe('0x10.btc');
+    expect(g.derivation).toEqual({ minDepositSats: 10_000, oldAddressWindow: 6 });
+    // Events are read from before the registry existed.
+    expect(await provider.getCode(g.contracts.staking, g.homeStartBlock!)).toBe('0x');
     expect(g.dstBtpAddress).toBe(`btp://0x7a69.eth/${g.contracts.bmc}`);
     for (const addr of Object.values(g.contracts)) expect((await provider.getCode(addr)).length, addr).toBeGreaterThan(2);
+    // The Slasher is wired into the registry (not part of the genesis).
+    expect(deployed.addresses.slasher).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(((await deployed.registry.getFunction('slasher')()) as string).toLowerCase()).toBe(deployed.addresses.slasher);
     const header = decodeHeader(getBytes(g.firstBlockHeader));
     expect(header.mainHeight).toBe(g.bitcoin.startHeight - 1);
     expect(header.nextProofContext).not.toBeNull();

@@ -27,7 +27,7 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
       if (opts.json) return printJson(io.stdout, { status: status.body, readiness: ready.body });
       const s = status.body as Record<string, unknown>;
       const r = ready.body as { ready: boolean; checks: Array<{ name: string; ok: boolean; detail?: string }> };
-      for (const [k, v] of Object.entries(s)) writeLine(io.stdout, `${k.padEnd(20)} ${String(v)}`);
+      for (const [k, v] of Object.entries(s)) writeLine(io.stdout, `${k.padEnd(20)} ${v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
       writeLine(io.stdout, `${'readiness'.padEnd(20)} ${r.ready ? 'ready' : 'NOT READY'}`);
       for (const c of r.checks) writeLine(io.stdout, `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? ` (${c.detail})` : ''}`);
       if (!r.ready) process.exitCode = 1;
