@@ -57,6 +57,8 @@ export interface PayoutPipelineDeps {
    * derived yet). Enables the `importDeposits` keeper duty; without it the node never imports.
    */
   readonly depositOutpoints?: (btpHeight: number) => Promise<readonly DepositOutpoint[] | undefined> | readonly DepositOutpoint[] | undefined;
+  /** Called after every tick with figures for /status. */
+  readonly onStatus?: (s: { signedInputs: number; queuedWithdrawals: number; openVersions: number }) => void;
   /** Throws when signing is not allowed now (e.g. `assertMaySign`: stale home view, halt). */
   readonly maySign?: () => Promise<void> | void;
   readonly backend?: Secp256k1Backend;
@@ -155,6 +157,7 @@ export class PayoutPipeline {
   readonly #approvedAt = new Map<bigint, number>();
   readonly #dueSince = new Map<string, number>();
   readonly #scriptCache = new Map<number, FederationScript>();
+  #signedInputs = 0;
   #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -265,6 +268,7 @@ export class PayoutPipeline {
     }
     await this.#submitWitnesses();
     if (this.#o.keeper) await this.#keeperDuties(kv);
+    this.#d.onStatus?.({ signedInputs: this.#signedInputs, queuedWithdrawals: kv.queuedWithdrawals, openVersions: this.#live.size });
   }
 
   // ---- batches ---------------------------------------------------------------------------
@@ -347,6 +351,7 @@ export class PayoutPipeline {
     const next: BatchRecord = { ...rec, scripts: scriptsHex, versions: [...rec.versions.filter((v) => v.version !== version.toString()), storedVersion(opened, own, now)] };
     await this.#store.put(next);
     this.#m.signed(sigs.length);
+    this.#signedInputs += sigs.length;
     this.#log.info({ batchId: id.toString(), version: version.toString(), txid: opened.txid, inputs: opened.inputs.length, signed: sigs.length }, 'payout version re-derived and signed');
     if (sigs.length > 0) {
       this.#agg.add(witnessMessageOf(id, opened.txid, own), now);
