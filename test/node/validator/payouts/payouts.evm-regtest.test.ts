@@ -68,6 +68,8 @@ describe('payout pipeline on the real EVM and bcoin regtest (4 validators in one
   const vals: Validator[] = [];
   const bus = new Bus();
   const derived = new Map<number, { txid: string; vout: number }[]>();
+  let recipientScript: Uint8Array;
+  let recipientAddress: string;
 
   beforeAll(async () => {
     env = await startEnv(12);
@@ -147,6 +149,8 @@ describe('payout pipeline on the real EVM and bcoin regtest (4 validators in one
     derived.set(height, [{ txid: dep.txid, vout: 1 }]);
     const recipientKey = getBytes(testKeys(1, 'payout-e2e-user')[0]!);
     const recipient = payments.p2wpkh({ pubkey: getBytes(new Wallet(hexlify(recipientKey)).signingKey.compressedPublicKey), network: rt.node.network });
+    recipientScript = recipient.output!;
+    recipientAddress = recipient.address!;
     const amount = 300_000n;
     await waitReceipt(provider, await bsh.getFunction('transferToForeign')(recipient.address!, amount));
 
@@ -195,5 +199,44 @@ describe('payout pipeline on the real EVM and bcoin regtest (4 validators in one
       expect((await new PayoutStore(openPayoutSublevel(v.db)).get(1n))?.confirmed).toBe(true);
       expect(v.pipeline.status()).toEqual([]);
     }
+  }, 240_000);
+
+  it('a fee bump on the real coordinator: one keeper bumps, every module re-derives the bumped version by rule and signs it, the contract approves it', async () => {
+    const user = env.wallets[8]!;
+    const admin = env.wallets[0]!;
+    const coordinator = new Contract(fed.addresses.payout!, [
+      'function setParams(uint32 maxInputs, uint32 maxWithdrawals, uint32 maxWeight, uint32 bumpAfterBlocks, uint64 approvalGasBudget)',
+      'event BatchClosed(uint256 indexed batchId, uint256 version, bytes32 txid, bytes unsignedTx)',
+      'event BatchApproved(uint256 indexed batchId, uint256 version, bytes32 txid)',
+    ], admin);
+    await waitReceipt(provider, await coordinator.getFunction('setParams')(10, 100, 100_000, 3, 15_000_000n));
+    await waitReceipt(provider, await (fed.bridge.bsh.connect(user) as Contract).getFunction('transferToForeign')(recipientAddress, 100_000n));
+    const approvedVersions = async (): Promise<bigint[]> =>
+      (await coordinator.queryFilter(coordinator.filters['BatchApproved']!(2n))).map((e) => BigInt((e as unknown as { args: [bigint, bigint] }).args[1]));
+    // batch 2, version 0: closed, signed, approved, broadcast
+    for (let round = 0; round < 80 && (await rt.node.rpc.getRawMempool()).length === 0; round++) {
+      for (const v of vals) await v.pipeline.tick();
+      await sleep(100);
+    }
+    expect(await approvedVersions()).toEqual([0n]);
+    const v0 = (await rt.node.rpc.getRawMempool())[0]!;
+    // the contract's bump delay passes: the keepers bump once, version 1 is signed and approved
+    await provider.send('hardhat_mine', ['0x3']);
+    for (let round = 0; round < 80 && !(await approvedVersions()).includes(1n); round++) {
+      for (const v of vals) await v.pipeline.tick();
+      await sleep(100);
+    }
+    expect(await approvedVersions()).toEqual([0n, 1n]);
+    const closed = (await coordinator.queryFilter(coordinator.filters['BatchClosed']!(2n))).map((e) => (e as unknown as { args: [bigint, bigint, string, string] }).args);
+    expect(closed.map((a) => a[1])).toEqual([0n, 1n]);
+    const [t0, t1] = closed.map((a) => Transaction.fromHex(a[3].slice(2)));
+    expect(t1!.outs[0]!.value).toBeLessThan(t0!.outs[0]!.value); // only the change pays the bump
+    expect(t1!.outs.slice(1).map((o) => o.value)).toEqual(t0!.outs.slice(1).map((o) => o.value));
+    expect(vals.filter((v) => v.sender.get('payout-bump:2:1') !== undefined)).toHaveLength(1);
+    for (const v of vals) expect((await new SignLog(v.db).contents()).batches.filter((b) => b.batchId === 2n)).toHaveLength(2);
+    // bcoin performs no BIP-125 replacement: version 0 stays in the mempool and is mined
+    await rt.faucet.mine(1);
+    const mined = Transaction.fromHex(await rt.node.rpc.getRawTransaction(v0));
+    expect(mined.outs.some((o) => Buffer.from(o.script).equals(Buffer.from(recipientScript)))).toBe(true);
   }, 240_000);
 });
