@@ -152,6 +152,8 @@ export class PayoutPipeline {
   #bufferedCount = 0;
   /** Batches still to follow (not confirmed). */
   readonly #tracked = new Set<bigint>();
+  /** Versions this node refused (never opened): their gossip is ignored, not buffered. */
+  readonly #refused = new Set<string>();
   readonly #lastGossip = new Map<string, number>();
   readonly #records = new Map<bigint, { at: number; list: WitnessRecord[] }>();
   readonly #approvedAt = new Map<bigint, number>();
@@ -186,6 +188,7 @@ export class PayoutPipeline {
     const now = this.#now();
     for (const r of await this.#store.unfinished()) {
       this.#tracked.add(BigInt(r.batchId));
+      for (const x of r.refused) this.#refused.add(vkey(BigInt(r.batchId), BigInt(x.version)));
       for (const v of r.versions) {
         const o = this.#store.opened(r, v);
         this.#openVersion(o, now);
@@ -219,6 +222,10 @@ export class PayoutPipeline {
   /** A gossiped `payout-witness` (docs/P2P.md §4.3). Never trusted for sighashes: verified against this node's own. */
   onWitness(w: GossipWitness, meta: { signer: string }): GossipVerdict {
     const live = this.#live.get(vkey(w.batchId, w.version));
+    if (live === undefined && this.#refused.has(vkey(w.batchId, w.version))) {
+      this.#m.gossip('refused-version', w.inputs.length);
+      return 'ignore';
+    }
     if (live === undefined) {
       if (this.#bufferedCount >= this.#o.maxBufferedWitnesses) {
         this.#m.gossip('dropped', w.inputs.length);
@@ -298,6 +305,7 @@ export class PayoutPipeline {
       await this.#store.put(rec);
       this.#tracked.delete(id);
       this.#records.delete(id);
+      this.#dropBuffered((k) => k.startsWith(`${id}:`));
       this.#log.info({ batchId: id.toString() }, 'payout batch confirmed on Bitcoin');
       return;
     }
@@ -337,6 +345,8 @@ export class PayoutPipeline {
       this.#log.error({ err: e, batchId: id.toString(), version: version.toString(), code }, 'refusing to sign a closed batch: re-derivation differs from the contract');
       const next = { ...rec, refused: [...rec.refused, { version: version.toString(), code, at: this.#now() }] };
       await this.#store.put(next);
+      this.#refused.add(vkey(id, version));
+      this.#dropBuffered((k) => k === vkey(id, version));
       return next;
     }
     this.#m.rederive('match');
@@ -357,10 +367,19 @@ export class PayoutPipeline {
       this.#agg.add(witnessMessageOf(id, opened.txid, own), now);
       this.#publish(gossipOf(id, version, opened.txid, sigs));
     }
-    for (const b of this.#buffered.get(vkey(id, version)) ?? []) this.onWitness(b.w, { signer: b.signer });
-    this.#bufferedCount -= this.#buffered.get(vkey(id, version))?.length ?? 0;
-    this.#buffered.delete(vkey(id, version));
+    const buffered = this.#buffered.get(vkey(id, version)) ?? [];
+    this.#dropBuffered((k) => k === vkey(id, version));
+    for (const b of buffered) this.onWitness(b.w, { signer: b.signer });
     return next;
+  }
+
+  /** Forget buffered gossip of versions that will never be opened (refused, settled). */
+  #dropBuffered(match: (key: string) => boolean): void {
+    for (const [k, list] of this.#buffered) {
+      if (!match(k)) continue;
+      this.#bufferedCount -= list.length;
+      this.#buffered.delete(k);
+    }
   }
 
   #openVersion(o: OpenedVersion, now: number): void {

@@ -231,6 +231,11 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     }
     expect(bus.published).toBe(0);
     expect(contract.batches.get(1n)!.approved).toBeUndefined();
+    // a (faulty) validator's witness for the refused version is ignored, not buffered
+    const w = { batchId: 1n, version: 0n, txid: new Uint8Array(32), inputs: [{ index: 0, signature: new Uint8Array(65) }] };
+    expect(nodes[0]!.pipeline.onWitness(w, { signer: addresses[1]! })).toBe('ignore');
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'refused-version' })).toBe(1);
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'buffered' })).toBe(0);
   });
 
   it('restarts resume from the store without re-signing; an offline validator rebuilds the witness from WitnessRecorded, records its own signatures, and broadcasts', async () => {
