@@ -68,9 +68,14 @@ export class MemoryCoordinator implements PayoutContract {
     return { txid: t.getId(), unsignedTx: t.toBuffer() };
   }
 
+  /** Makes `sighashes` report other hashes than the published transaction's (a faulty contract). */
+  tamperSighashes = false;
+
   async sighashes(id: bigint, version: bigint): Promise<Uint8Array[]> {
     const b = this.batches.get(id)!;
-    return payoutSighashes(b.published[Number(version)]!, b.plans[0]!.inputs);
+    const hs = payoutSighashes(b.published[Number(version)]!, b.plans[0]!.inputs);
+    if (this.tamperSighashes) hs[0] = new Uint8Array(32).fill(9);
+    return hs;
   }
 
   async epochScript(epoch: number): Promise<Uint8Array> {

@@ -300,6 +300,43 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     expect(contract.calls.filter((c) => c.fn === 'submitSignature')).toHaveLength(1);
   });
 
+  it('refuses when the contract\'s sighashes differ from its own, and signs nothing while maySign refuses (then resumes)', async () => {
+    const queue = contract.queue;
+    contract.tamperSighashes = true;
+    await tickAll();
+    await tickAll();
+    for (const n of nodes) expect((await new PayoutStore(openPayoutSublevel(n.db)).get(1n))?.refused.map((r) => r.code)).toEqual(['PAYOUT_SIGHASH_MISMATCH']);
+    for (const n of nodes) expect((await n.signLog.contents()).payouts).toHaveLength(0);
+    // a fresh validator database, a correct contract, but a stale home view: nothing signed until it is fresh
+    contract.tamperSighashes = false;
+    contract.batches.clear();
+    contract.nextBatchId = 1n;
+    contract.queue = queue;
+    let allowed = false;
+    const dir = await mkdtemp(join(tmpdir(), 'fednode-payouts-'));
+    dirs.push(dir);
+    const db = await openDatabase(dir, { log: silentLogger() });
+    const signLog = new SignLog(db);
+    const gated = new PayoutPipeline(
+      { signingKey: vals[0]!.key.privateKey, signLog, gossip: bus.endpoint('gated'), bitcoin: btc, contract, sender: new MemorySender(addresses[0]!, contract), store: openPayoutSublevel(db), log: silentLogger(), now: () => now, keepers: () => addresses,
+        maySign: () => {
+          if (!allowed) throw new BridgeError({ code: 'CONSENSUS_HOME_VIEW_STALE' });
+        } },
+      { ...OPTIONS, keeper: false },
+    );
+    await gated.init();
+    contract.closeBatch();
+    await gated.tick();
+    await gated.tick();
+    expect((await signLog.contents()).payouts).toHaveLength(0);
+    expect(gated.status()).toEqual([]);
+    allowed = true;
+    await gated.tick();
+    expect((await signLog.contents()).payouts).toHaveLength(2);
+    await gated.stop();
+    await db.close();
+  });
+
   it('judges gossip against its own sighashes: buffered before derivation, reject for invalid signatures, ignore for another txid', async () => {
     contract.closeBatch();
     const b = contract.batches.get(1n)!;
