@@ -50,8 +50,11 @@ export interface PayoutPipelineDeps {
   readonly now?: () => number;
   /** Current epoch's validators (lowercase 0x addresses, any order): who takes keeper turns. */
   readonly keepers: () => readonly string[] | Promise<readonly string[]>;
-  /** The node's own ledger (derivation state): inputs are checked against it when given. */
-  readonly ledger?: LedgerLookup;
+  /**
+   * The node's own ledger (its BTP derivation state, docs/CONSENSUS.md §2.4), read when a version is
+   * re-derived: the inputs of an open batch are checked against it when given (undefined: no check).
+   */
+  readonly ledger?: () => LedgerLookup | undefined | Promise<LedgerLookup | undefined>;
   /**
    * Deposit outpoints the node's own BTP derivation recorded at a Bitcoin height (undefined: not
    * derived yet). Enables the `importDeposits` keeper duty; without it the node never imports.
@@ -324,11 +327,13 @@ export class PayoutPipeline {
     const contractTx = await this.#d.contract.versionTx(id, version);
     const scripts = new Map<number, FederationScript>();
     for (const epoch of new Set([view.changeEpoch, ...view.inputs.map((i) => i.epoch)])) scripts.set(epoch, await this.#script(epoch));
+    // A settled batch's inputs are spent (gone from the ledger): it is re-derived only to record our duty.
+    const ledger = view.confirmed ? undefined : await this.#d.ledger?.();
     let opened: OpenedVersion;
     try {
       opened = rederiveVersion({
         view, version, contractTx, scripts,
-        ...(this.#d.ledger ? { ledger: this.#d.ledger } : {}),
+        ...(ledger !== undefined ? { ledger } : {}),
         ...(this.#o.maxBumpFeeRateSatPerKvB !== undefined ? { maxBumpFeeRateSatPerKvB: this.#o.maxBumpFeeRateSatPerKvB } : {}),
       });
       const theirs = (await this.#d.contract.sighashes(id, version)).map(bytesToHex);

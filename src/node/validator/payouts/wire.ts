@@ -7,6 +7,7 @@ import { assertMaySign } from '../../../consensus/safety.js';
 import { BridgeError } from '../../../errors.js';
 import type { BtpStore } from '../../rpc/store.js';
 import type { ValidatorServices } from '../validator.js';
+import { ValidatorStateStore } from '../state-store.js';
 import { EthersPayoutContract } from './ethers-contract.js';
 import { PayoutPipeline, type PayoutPipelineDeps, type PayoutPipelineOptions } from './pipeline.js';
 import { openPayoutSublevel } from './store.js';
@@ -41,7 +42,7 @@ export interface ValidatorPayoutsArgs {
   /** PayoutCoordinator address; default: the genesis' `contracts.payout`. */
   address?: string;
   options?: Partial<PayoutPipelineOptions>;
-  /** Overrides (tests, or a node that keeps its derived ledger at hand: `ledger`). */
+  /** Overrides of the dependencies built here (tests). */
   deps?: Partial<PayoutPipelineDeps>;
 }
 
@@ -50,6 +51,8 @@ export function createValidatorPayouts(s: ValidatorServices, args: ValidatorPayo
   if (address === undefined) throw new BridgeError({ code: 'PAYOUT_NO_COORDINATOR', message: 'no payout coordinator address (genesis contracts.payout)' });
   const contract = new EthersPayoutContract({ rpc: s.ethRpc, address, from: s.sender.address });
   const btpStore = args.btpStore;
+  // The BTP pipeline persists its derivation state (ledger included) here; read-only for us.
+  const stateStore = new ValidatorStateStore(s.db);
   const networkId = s.genesis.networkId;
   return new PayoutPipeline(
     {
@@ -72,6 +75,10 @@ export function createValidatorPayouts(s: ValidatorServices, args: ValidatorPayo
         const snap = s.homeView.snapshot;
         if (snap === undefined) throw new BridgeError({ code: 'CONSENSUS_HOME_VIEW_STALE', reason: 'no home view yet' });
         assertMaySign({ now: Math.floor(s.now() / 1000), homeViewTime: snap.viewTime, schedulingMarginSeconds: snap.schedulingMarginSeconds, halt: await s.signLog.haltState() });
+      },
+      ledger: async () => {
+        const d = await stateStore.loadDerivation();
+        return d === undefined ? undefined : (outpoint: string) => d.state.ledger.get(outpoint);
       },
       onStatus: (st) => {
         s.payoutStatus.signatures = st.signedInputs;

@@ -10,6 +10,7 @@ import { reverseBytes } from '../../../../src/chains/bitcoin/bytes.js';
 import type { FederationScript } from '../../../../src/chains/bitcoin/scripts.js';
 import { BridgeError } from '../../../../src/errors.js';
 import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
+import { outpointKey, type LedgerEntry } from '../../../../src/consensus/ledger.js';
 import { createLogger, silentLogger } from '../../../../src/node/logger.js';
 import { createMetrics, type MetricsFactory } from '../../../../src/node/metrics.js';
 import { SignLog } from '../../../../src/node/signlog/index.js';
@@ -334,6 +335,32 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     await gated.tick();
     expect((await signLog.contents()).payouts).toHaveLength(2);
     await gated.stop();
+    await db.close();
+  });
+
+  it('with its own ledger: defers while an input is not derived yet, then signs; settled batches are not checked against it', async () => {
+    const ledger = new Map<string, LedgerEntry>();
+    const dir = await mkdtemp(join(tmpdir(), 'fednode-payouts-'));
+    dirs.push(dir);
+    const db = await openDatabase(dir, { log: silentLogger() });
+    const signLog = new SignLog(db);
+    const metrics = createMetrics({ defaultMetrics: false });
+    const p = new PayoutPipeline(
+      { signingKey: vals[1]!.key.privateKey, signLog, gossip: bus.endpoint('ledger'), bitcoin: btc, contract, sender: new MemorySender(addresses[1]!, contract), store: openPayoutSublevel(db), log: silentLogger(), metrics, now: () => now, keepers: () => addresses, ledger: () => (k: string) => ledger.get(k) },
+      { ...OPTIONS, keeper: false },
+    );
+    await p.init();
+    contract.closeBatch();
+    const [u1, u2] = contract.utxos;
+    ledger.set(outpointKey(u1!.txid, u1!.vout), { amountSats: u1!.amountSats, epoch: 0, kind: u1!.kind, height: u1!.height });
+    await p.tick();
+    expect((await signLog.contents()).payouts).toHaveLength(0);
+    expect(await counter({ metrics } as Node, 'fednode_payouts_rederive_total', { result: 'deferred' })).toBe(1);
+    ledger.set(outpointKey(u2!.txid, u2!.vout), { amountSats: u2!.amountSats, epoch: 0, kind: u2!.kind, height: u2!.height });
+    await p.tick();
+    expect((await signLog.contents()).payouts).toHaveLength(2);
+    expect(await counter({ metrics } as Node, 'fednode_payouts_rederive_total', { result: 'match' })).toBe(1);
+    await p.stop();
     await db.close();
   });
 
