@@ -15,7 +15,11 @@ import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
 import { deployFederation, type DeployedFederation } from '../../../../src/node/devnet/deploy.js';
 import { silentLogger } from '../../../../src/node/logger.js';
 import { SignLog } from '../../../../src/node/signlog/index.js';
-import { EthersPayoutContract, PayoutPipeline, PayoutStore, openPayoutSublevel } from '../../../../src/node/validator/payouts/index.js';
+import { PayoutStore, createValidatorPayouts, openPayoutSublevel, type PayoutPipeline } from '../../../../src/node/validator/payouts/index.js';
+import type { ValidatorServices } from '../../../../src/node/validator/validator.js';
+import type { BtpStore } from '../../../../src/node/rpc/store.js';
+import { createMetrics } from '../../../../src/node/metrics.js';
+import { createConsensusMetrics } from '../../../../src/consensus/metrics.js';
 import type { GossipVerdict, GossipWitness, WitnessGossip } from '../../../../src/node/validator/payouts/types.js';
 import { relayOf, startEnv, stopEnv, testKeys, type Env } from '../../../contracts/helpers.js';
 import { startRegtest, type Regtest } from '../../../fixtures/bitcoin/regtest.js';
@@ -23,8 +27,9 @@ import { startRegtest, type Regtest } from '../../../fixtures/bitcoin/regtest.js
 /**
  * The payout pipeline end to end on the real chains: a hardhat EVM with the registry, bridge and
  * PayoutCoordinator (deployFederation), and a bcoin regtest node. Four validators run in one
- * process, each with its own level database, sign-log and TxSender; their `payout-witness`
- * gossip goes through an in-memory bus instead of libp2p. A real deposit is minted through a
+ * process, each with its own level database, sign-log and TxSender, built by
+ * `createValidatorPayouts` from (a stub of) the validator runtime's services; their
+ * `payout-witness` gossip goes through an in-memory bus instead of libp2p. A real deposit is minted through a
  * signed BTP block, a user burns BTCT for a withdrawal, and the modules import the deposit,
  * close the batch, sign, submit, get it approved and broadcast it; it is mined on regtest and
  * pays the user, and the confirmation's BTP block settles the batch.
@@ -55,6 +60,7 @@ interface Validator {
   db: NodeDb;
   sender: TxSender;
   pipeline: PayoutPipeline;
+  payoutStatus: { signatures: number; pendingWithdrawals: number };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -67,7 +73,15 @@ describe('payout pipeline on the real EVM and bcoin regtest (4 validators in one
   let provider: JsonRpcProvider;
   const vals: Validator[] = [];
   const bus = new Bus();
-  const derived = new Map<number, { txid: string; vout: number }[]>();
+  /** The nodes' BTP blocks by height (messages only): what the import duty reads. */
+  const btpBlocks = new Map<number, Uint8Array[]>();
+  const btpStore = {
+    latestHeight: async () => Math.max(0, ...btpBlocks.keys()),
+    block: async (_networkId: number, h: number) => {
+      const messages = btpBlocks.get(h);
+      return messages === undefined ? null : { height: h, networkId: 1, header: new Uint8Array(0), proof: null, messages };
+    },
+  } as unknown as BtpStore;
   let recipientScript: Uint8Array;
   let recipientAddress: string;
 
@@ -91,13 +105,23 @@ describe('payout pipeline on the real EVM and bcoin regtest (4 validators in one
       const sender = createTxSender({ rpc, db, signer: operator, log: silentLogger(), options: { pollIntervalMs: 50, confirmations: 1 } });
       await sender.start();
       const address = new Wallet(k).address.toLowerCase();
-      const contract = new EthersPayoutContract({ rpc, address: fed.addresses.payout!, from: operator.address });
-      const pipeline = new PayoutPipeline(
-        { signingKey: getBytes(k), signLog: new SignLog(db), gossip: bus.endpoint(address), bitcoin: rt.node.rpc, contract, sender, store: openPayoutSublevel(db), log: silentLogger(), keepers: () => fed.epoch0, depositOutpoints: (h) => derived.get(h) },
-        { timing: { collectAfterQuorumMs: 200, takeoverTimeoutMs: 10_000 }, keeperTakeoverMs: 10_000, recordsRefreshMs: 0 },
-      );
+      // The validator runtime's services, as far as the payout module uses them (the p2p host's
+      // payout-witness topic is the in-memory bus; the home view is always fresh).
+      const ep = bus.endpoint(address);
+      const metrics = createMetrics({ defaultMetrics: false });
+      const payoutStatus = { signatures: 0, pendingWithdrawals: 0 };
+      const services = {
+        genesis: fed.genesis, signingKey: getBytes(k), address, signLog: new SignLog(db), bitcoinRpc: rt.node.rpc, ethRpc: rpc, sender, db,
+        p2p: { publish: (_kind: string, w: GossipWitness) => ep.publish(w), handle: (_kind: string, h: Parameters<WitnessGossip['subscribe']>[0]) => ep.subscribe(h) },
+        log: silentLogger(), metrics, consensusMetrics: createConsensusMetrics(metrics), now: Date.now, payoutStatus,
+        homeView: { get snapshot() { return { viewTime: Math.floor(Date.now() / 1000), schedulingMarginSeconds: 3_600, epochs: [] }; } },
+      } as unknown as ValidatorServices;
+      const pipeline = createValidatorPayouts(services, {
+        btpStore,
+        options: { timing: { collectAfterQuorumMs: 200, takeoverTimeoutMs: 10_000 }, keeperTakeoverMs: 10_000, recordsRefreshMs: 0 },
+      });
       await pipeline.init();
-      vals.push({ signingKey: k, operator, address, dir, db, sender, pipeline });
+      vals.push({ signingKey: k, operator, address, dir, db, sender, pipeline, payoutStatus });
     }
   }, 240_000);
 
@@ -145,8 +169,8 @@ describe('payout pipeline on the real EVM and bcoin regtest (4 validators in one
       await waitReceipt(provider, await coordinator.getFunction('initReserve')(hexlify(reverseBytes(getBytes('0x' + r.txid))), r.vout, r.amount, 0));
     }
 
-    // 2. The nodes' derivation recorded the deposit at its height (the keepers import it), the user burns BTCT for BTC.
-    derived.set(height, [{ txid: dep.txid, vout: 1 }]);
+    // 2. The nodes hold that BTP block (the keepers import its deposit), the user burns BTCT for BTC.
+    btpBlocks.set(height, [msg]);
     const recipientKey = getBytes(testKeys(1, 'payout-e2e-user')[0]!);
     const recipient = payments.p2wpkh({ pubkey: getBytes(new Wallet(hexlify(recipientKey)).signingKey.compressedPublicKey), network: rt.node.network });
     recipientScript = recipient.output!;
@@ -173,6 +197,7 @@ describe('payout pipeline on the real EVM and bcoin regtest (4 validators in one
     expect(payoutTxid).toBe(closedTxid);
     for (const v of vals) expect((await new SignLog(v.db).contents()).payouts.length).toBe(2); // reserve + deposit, each holds every key
     expect(bus.verdicts.filter((x) => x === 'reject')).toHaveLength(0);
+    for (const v of vals) expect(v.payoutStatus.signatures).toBe(2);
 
     // 4. Mined on regtest: the user's output pays the withdrawal minus its fee share.
     await rt.faucet.mine(1);
