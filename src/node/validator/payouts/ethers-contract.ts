@@ -17,8 +17,9 @@ import type { BatchView, EncodedCall, KeeperView, PayoutContract, VersionTxView,
  * `withdrawals(id)`), `versionInfo(id, v)` (txid, change, fee, atQuorum,
  * approved), `versionTx`, `sighashes`, `inFlight`, `nextBatchId`,
  * `nextWithdrawal` and the BSH's `nextWithdrawalId`; the witness scripts from
- * `scripts()` (`EpochScripts.epochScript`) and the fee rate from `feeOracle()`
- * (`FeeOracle.feeRate`, read at the closing block: no per-batch rate is kept).
+ * `scripts()` (`EpochScripts.epochScript`); version 0's fee rate from the
+ * batch's `estFee` and `vsize` (no per-batch rate is kept; `FeeOracle.feeRate`
+ * at the closing block is only a fallback).
  */
 
 export const PAYOUT_COORDINATOR_ABI: readonly string[] = [
@@ -146,7 +147,7 @@ export class EthersPayoutContract implements PayoutContract {
     const status = Number(info[5]);
     if (status === BATCH_STATUS.none) return undefined;
     const latest = BigInt(info[8] as bigint);
-    const fixed = await this.#fixed(batchId, Number(info[13]));
+    const fixed = await this.#fixed(batchId, Number(info[13]), BigInt(info[9] as bigint), BigInt(info[10] as bigint));
     const versions = await Promise.all(Array.from({ length: Number(latest) + 1 }, (_, v) => this.#view('versionInfo', [batchId, v]).then((r) => r[0] as Row)));
     let approvedVersion: bigint | undefined;
     versions.forEach((v, i) => {
@@ -164,8 +165,8 @@ export class EthersPayoutContract implements PayoutContract {
     };
   }
 
-  /** What never changes once a batch is closed (inputs, withdrawals, the closing block's fee rate): read once. */
-  async #fixed(batchId: bigint, closedAt: number): Promise<Pick<BatchView, 'inputs' | 'withdrawals' | 'feeRateCandidates' | 'closedAtBlock'>> {
+  /** What never changes once a batch is closed (inputs, withdrawals, the fee rate of version 0): read once. */
+  async #fixed(batchId: bigint, closedAt: number, vsize: bigint, estFee: bigint): Promise<Pick<BatchView, 'inputs' | 'withdrawals' | 'feeRateCandidates' | 'closedAtBlock'>> {
     const hit = this.#fixedCache.get(batchId);
     if (hit !== undefined) return hit;
     const [ins, ids] = await Promise.all([this.#view('batchInputs', [batchId]), this.#view('batchWithdrawals', [batchId])]);
@@ -175,17 +176,22 @@ export class EthersPayoutContract implements PayoutContract {
       const w = await this.#view('withdrawals', [id], undefined, bsh, this.#bshIface);
       return { id: BigInt(id), amountSats: BigInt(w[1] as bigint), outputScript: getBytes(w[3] as string) };
     }));
-    const oracle = await this.#helper('feeOracle');
+    // The batch keeps its estimate's fee and vsize, not the rate: any rate r with
+    // ceil(vsize × r / 1000) = estFee builds the same bytes, and floor(1000 × estFee / vsize) is one.
     const rates = new Set<bigint>();
-    for (const tag of [closedAt, closedAt - 1]) {
-      if (tag < 0) continue;
-      try {
-        rates.add(BigInt((await this.#view('feeRate', [], tag, oracle, this.#helpersIface))[0] as bigint));
-      } catch {
-        // a pruned node may not serve old state: the latest rate is the last resort
+    if (vsize > 0n) rates.add((1000n * estFee) / vsize);
+    // Fallback for a batch without an estimate: the oracle's rate at the closing block and before it.
+    if (rates.size === 0) {
+      const oracle = await this.#helper('feeOracle');
+      for (const tag of [closedAt, closedAt - 1]) {
+        if (tag < 0) continue;
+        try {
+          rates.add(BigInt((await this.#view('feeRate', [], tag, oracle, this.#helpersIface))[0] as bigint));
+        } catch {
+          // a node without that block's state
+        }
       }
     }
-    if (rates.size === 0) rates.add(BigInt((await this.#view('feeRate', [], undefined, oracle, this.#helpersIface))[0] as bigint));
     const fixed = {
       inputs: txids.map((t, i) => ({
         txid: bytesToHex(reverseBytes(getBytes(t))),
