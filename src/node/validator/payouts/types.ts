@@ -42,8 +42,8 @@ export interface BatchView {
   readonly changeEpoch: number;
   /**
    * Fee rate(s), sat/kvB, version 0 may have been built with: the contract does not store the
-   * rate of a closed batch, so the adapter reads `feeRate` at the closing block (and the block
-   * before, in case the rate changed in that block); re-derivation accepts the first that matches.
+   * rate of a closed batch, so the adapter recovers one from the estimate it keeps
+   * (`floor(1000 × estFee / vsize)` builds the same bytes); re-derivation accepts the first that matches.
    */
   readonly feeRateCandidates: readonly bigint[];
   /** Miner fee (Σ fee shares, then raised by each bump) of each version, index = version. */
