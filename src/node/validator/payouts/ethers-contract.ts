@@ -17,8 +17,9 @@ import type { BatchView, EncodedCall, KeeperView, PayoutContract, VersionTxView,
  * `withdrawals(id)`), `versionInfo(id, v)` (txid, change, fee, atQuorum,
  * approved), `versionTx`, `sighashes`, `inFlight`, `nextBatchId`,
  * `nextWithdrawal` and the BSH's `nextWithdrawalId`; the witness scripts from
- * `scripts()` (`EpochScripts.epochScript`) and the fee rate from `feeOracle()`
- * (`FeeOracle.feeRate`, read at the closing block: no per-batch rate is kept).
+ * `scripts()` (`EpochScripts.epochScript`); version 0's fee rate from the
+ * batch's `estFee` and `vsize` (no per-batch rate is kept; `FeeOracle.feeRate`
+ * at the closing block is only a fallback).
  */
 
 export const PAYOUT_COORDINATOR_ABI: readonly string[] = [
@@ -33,6 +34,8 @@ export const PAYOUT_COORDINATOR_ABI: readonly string[] = [
   'function versionInfo(uint256 batchId, uint256 version) view returns ((bytes32 txid, uint64 change, uint64 fee, uint32 atQuorum, bool approved))',
   'function versionTx(uint256 batchId, uint256 version) view returns (bytes raw)',
   'function sighashes(uint256 batchId, uint256 version) view returns (bytes32[])',
+  'function importDeposits(bytes[] heights)',
+  'function importedHeights() view returns (uint256)',
   'function inFlight() view returns (uint256)',
   'function nextBatchId() view returns (uint256)',
   'function nextWithdrawal() view returns (uint256)',
@@ -46,6 +49,9 @@ const HELPERS_ABI = ['function epochScript(uint256 epoch) view returns (bytes)',
 
 const BSH_ABI = [
   'function nextWithdrawalId() view returns (uint256)',
+  'function depositHeightCount() view returns (uint256)',
+  'function depositHeights(uint256 i) view returns (uint64)',
+  'function heightDepositCount(uint256 btpHeight) view returns (uint256)',
   'function withdrawals(uint256 id) view returns (address from, uint256 amount, uint8 status, bytes script)',
 ];
 
@@ -118,15 +124,18 @@ export class EthersPayoutContract implements PayoutContract {
   }
 
   async keeperView(): Promise<KeeperView> {
-    const [inFlight, nextBatchId, nextWithdrawal] = await Promise.all([this.#view('inFlight'), this.#view('nextBatchId'), this.#view('nextWithdrawal')]);
+    const [inFlight, nextBatchId, nextWithdrawal, imported] = await Promise.all([this.#view('inFlight'), this.#view('nextBatchId'), this.#view('nextWithdrawal'), this.#view('importedHeights')]);
     const bsh = await this.#bshAddress();
-    const [nextId] = await this.#view('nextWithdrawalId', [], undefined, bsh, this.#bshIface);
+    const [[nextId], [heights]] = await Promise.all([this.#view('nextWithdrawalId', [], undefined, bsh, this.#bshIface), this.#view('depositHeightCount', [], undefined, bsh, this.#bshIface)]);
+    const importedHeights = Number(imported[0] as bigint);
     const inFlightId = BigInt(inFlight[0] as bigint);
     const queued = Number(BigInt(nextId as bigint) - BigInt(nextWithdrawal[0] as bigint));
     return {
       inFlight: inFlightId === 0n ? undefined : inFlightId,
       nextBatchId: BigInt(nextBatchId[0] as bigint),
       queuedWithdrawals: queued,
+      importBacklog: Number(heights as bigint) - importedHeights,
+      importedHeights,
       closeDue: inFlightId === 0n && queued > 0 && (await this.#wouldSucceed(this.encodeCloseBatch())),
       // The bump delay and the surplus bound are the contract's: ask it (a reverting eth_call is "not due").
       bumpDue: inFlightId !== 0n && (await this.#wouldSucceed(this.encodeBumpFee(inFlightId))),
@@ -138,7 +147,7 @@ export class EthersPayoutContract implements PayoutContract {
     const status = Number(info[5]);
     if (status === BATCH_STATUS.none) return undefined;
     const latest = BigInt(info[8] as bigint);
-    const fixed = await this.#fixed(batchId, Number(info[13]));
+    const fixed = await this.#fixed(batchId, Number(info[13]), BigInt(info[9] as bigint), BigInt(info[10] as bigint));
     const versions = await Promise.all(Array.from({ length: Number(latest) + 1 }, (_, v) => this.#view('versionInfo', [batchId, v]).then((r) => r[0] as Row)));
     let approvedVersion: bigint | undefined;
     versions.forEach((v, i) => {
@@ -156,8 +165,8 @@ export class EthersPayoutContract implements PayoutContract {
     };
   }
 
-  /** What never changes once a batch is closed (inputs, withdrawals, the closing block's fee rate): read once. */
-  async #fixed(batchId: bigint, closedAt: number): Promise<Pick<BatchView, 'inputs' | 'withdrawals' | 'feeRateCandidates' | 'closedAtBlock'>> {
+  /** What never changes once a batch is closed (inputs, withdrawals, the fee rate of version 0): read once. */
+  async #fixed(batchId: bigint, closedAt: number, vsize: bigint, estFee: bigint): Promise<Pick<BatchView, 'inputs' | 'withdrawals' | 'feeRateCandidates' | 'closedAtBlock'>> {
     const hit = this.#fixedCache.get(batchId);
     if (hit !== undefined) return hit;
     const [ins, ids] = await Promise.all([this.#view('batchInputs', [batchId]), this.#view('batchWithdrawals', [batchId])]);
@@ -167,17 +176,22 @@ export class EthersPayoutContract implements PayoutContract {
       const w = await this.#view('withdrawals', [id], undefined, bsh, this.#bshIface);
       return { id: BigInt(id), amountSats: BigInt(w[1] as bigint), outputScript: getBytes(w[3] as string) };
     }));
-    const oracle = await this.#helper('feeOracle');
+    // The batch keeps its estimate's fee and vsize, not the rate: any rate r with
+    // ceil(vsize × r / 1000) = estFee builds the same bytes, and floor(1000 × estFee / vsize) is one.
     const rates = new Set<bigint>();
-    for (const tag of [closedAt, closedAt - 1]) {
-      if (tag < 0) continue;
-      try {
-        rates.add(BigInt((await this.#view('feeRate', [], tag, oracle, this.#helpersIface))[0] as bigint));
-      } catch {
-        // a pruned node may not serve old state: the latest rate is the last resort
+    if (vsize > 0n) rates.add((1000n * estFee) / vsize);
+    // Fallback for a batch without an estimate: the oracle's rate at the closing block and before it.
+    if (rates.size === 0) {
+      const oracle = await this.#helper('feeOracle');
+      for (const tag of [closedAt, closedAt - 1]) {
+        if (tag < 0) continue;
+        try {
+          rates.add(BigInt((await this.#view('feeRate', [], tag, oracle, this.#helpersIface))[0] as bigint));
+        } catch {
+          // a node without that block's state
+        }
       }
     }
-    if (rates.size === 0) rates.add(BigInt((await this.#view('feeRate', [], undefined, oracle, this.#helpersIface))[0] as bigint));
     const fixed = {
       inputs: txids.map((t, i) => ({
         txid: bytesToHex(reverseBytes(getBytes(t))),
@@ -233,6 +247,22 @@ export class EthersPayoutContract implements PayoutContract {
       }
     }
     return out;
+  }
+
+  async depositHeights(from: number, max: number): Promise<{ height: number; count: number }[]> {
+    const bsh = await this.#bshAddress();
+    const total = Number((await this.#view('depositHeightCount', [], undefined, bsh, this.#bshIface))[0] as bigint);
+    const out: { height: number; count: number }[] = [];
+    for (let i = from; i < Math.min(total, from + max); i++) {
+      const height = Number((await this.#view('depositHeights', [i], undefined, bsh, this.#bshIface))[0] as bigint);
+      const count = Number((await this.#view('heightDepositCount', [height], undefined, bsh, this.#bshIface))[0] as bigint);
+      out.push({ height, count });
+    }
+    return out;
+  }
+
+  encodeImportDeposits(heights: readonly Uint8Array[]): EncodedCall {
+    return { to: this.#address, data: this.#iface.encodeFunctionData('importDeposits', [heights.map((h) => hexlify(h))]) };
   }
 
   encodeCloseBatch(): EncodedCall {

@@ -11,3 +11,5 @@ export type { BatchRecord, PayoutSublevel, StoredVersion } from './store.js';
 export type * from './types.js';
 export { EthersPayoutContract, PAYOUT_COORDINATOR_ABI, BATCH_STATUS } from './ethers-contract.js';
 export type { EthersPayoutContractOptions } from './ethers-contract.js';
+export { createValidatorPayouts, currentEpochValidators, depositOutpointsOf } from './wire.js';
+export type { ValidatorPayoutsArgs } from './wire.js';

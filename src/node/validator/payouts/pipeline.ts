@@ -1,6 +1,6 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { BridgeError, isBridgeError } from '../../../errors.js';
-import { bytesToHex, hexToBytes, reverseBytes } from '../../../chains/bitcoin/bytes.js';
+import { bytesToHex, compareBytes, concatBytes, hexToBytes, reverseBytes, u32be } from '../../../chains/bitcoin/bytes.js';
 import { assemblePayout, payoutSighashes } from '../../../chains/bitcoin/payout-signing.js';
 import type { BitcoinRpcClient } from '../../../chains/bitcoin/rpc.js';
 import type { FederationScript } from '../../../chains/bitcoin/scripts.js';
@@ -18,7 +18,7 @@ import { rederiveVersion, type LedgerLookup } from './rederive.js';
 import { parseFederationScript } from './script-parse.js';
 import { addressOfKey, contractSigsOf, gossipOf, messageFromRecord, ownContractSigs, sig65, submittersOf, witnessMessageOf } from './sigs.js';
 import { newRecord, PayoutStore, storedVersion, type BatchRecord, type OpenedVersion, type PayoutSublevel } from './store.js';
-import type { BatchView, GossipVerdict, GossipWitness, KeeperView, PayoutContract, WitnessGossip, WitnessRecord } from './types.js';
+import type { BatchView, DepositOutpoint, GossipVerdict, GossipWitness, KeeperView, PayoutContract, WitnessGossip, WitnessRecord } from './types.js';
 
 /**
  * The validator's payout pipeline (DESIGN.md §2 "home → Bitcoin",
@@ -50,8 +50,18 @@ export interface PayoutPipelineDeps {
   readonly now?: () => number;
   /** Current epoch's validators (lowercase 0x addresses, any order): who takes keeper turns. */
   readonly keepers: () => readonly string[] | Promise<readonly string[]>;
-  /** The node's own ledger (derivation state): inputs are checked against it when given. */
-  readonly ledger?: LedgerLookup;
+  /**
+   * The node's own ledger (its BTP derivation state, docs/CONSENSUS.md §2.4), read when a version is
+   * re-derived: the inputs of an open batch are checked against it when given (undefined: no check).
+   */
+  readonly ledger?: () => LedgerLookup | undefined | Promise<LedgerLookup | undefined>;
+  /**
+   * Deposit outpoints the node's own BTP derivation recorded at a Bitcoin height (undefined: not
+   * derived yet). Enables the `importDeposits` keeper duty; without it the node never imports.
+   */
+  readonly depositOutpoints?: (btpHeight: number) => Promise<readonly DepositOutpoint[] | undefined> | readonly DepositOutpoint[] | undefined;
+  /** Called after every tick with figures for /status. */
+  readonly onStatus?: (s: { signedInputs: number; queuedWithdrawals: number; openVersions: number }) => void;
   /** Throws when signing is not allowed now (e.g. `assertMaySign`: stale home view, halt). */
   readonly maySign?: () => Promise<void> | void;
   readonly backend?: Secp256k1Backend;
@@ -76,6 +86,8 @@ export interface PayoutPipelineOptions {
   maxBufferedWitnesses: number;
   /** Take part in the keeper duties (closeBatch, bumpFee). */
   keeper: boolean;
+  /** Most deposit heights imported in one `importDeposits` call. */
+  maxImportHeights: number;
   /** Refuse to sign fee bumps paying more than this rate (sat/kvB of the estimated vsize); undefined: no cap. */
   maxBumpFeeRateSatPerKvB: bigint | undefined;
 }
@@ -90,6 +102,7 @@ export const DEFAULT_PAYOUT_PIPELINE_OPTIONS: Readonly<PayoutPipelineOptions> = 
   tickIntervalMs: 1_000,
   maxBufferedWitnesses: 256,
   keeper: true,
+  maxImportHeights: 20,
   maxBumpFeeRateSatPerKvB: undefined,
 };
 
@@ -142,11 +155,14 @@ export class PayoutPipeline {
   #bufferedCount = 0;
   /** Batches still to follow (not confirmed). */
   readonly #tracked = new Set<bigint>();
+  /** Versions this node refused (never opened): their gossip is ignored, not buffered. */
+  readonly #refused = new Set<string>();
   readonly #lastGossip = new Map<string, number>();
   readonly #records = new Map<bigint, { at: number; list: WitnessRecord[] }>();
   readonly #approvedAt = new Map<bigint, number>();
   readonly #dueSince = new Map<string, number>();
   readonly #scriptCache = new Map<number, FederationScript>();
+  #signedInputs = 0;
   #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -175,6 +191,7 @@ export class PayoutPipeline {
     const now = this.#now();
     for (const r of await this.#store.unfinished()) {
       this.#tracked.add(BigInt(r.batchId));
+      for (const x of r.refused) this.#refused.add(vkey(BigInt(r.batchId), BigInt(x.version)));
       for (const v of r.versions) {
         const o = this.#store.opened(r, v);
         this.#openVersion(o, now);
@@ -208,6 +225,10 @@ export class PayoutPipeline {
   /** A gossiped `payout-witness` (docs/P2P.md §4.3). Never trusted for sighashes: verified against this node's own. */
   onWitness(w: GossipWitness, meta: { signer: string }): GossipVerdict {
     const live = this.#live.get(vkey(w.batchId, w.version));
+    if (live === undefined && this.#refused.has(vkey(w.batchId, w.version))) {
+      this.#m.gossip('refused-version', w.inputs.length);
+      return 'ignore';
+    }
     if (live === undefined) {
       if (this.#bufferedCount >= this.#o.maxBufferedWitnesses) {
         this.#m.gossip('dropped', w.inputs.length);
@@ -257,6 +278,7 @@ export class PayoutPipeline {
     }
     await this.#submitWitnesses();
     if (this.#o.keeper) await this.#keeperDuties(kv);
+    this.#d.onStatus?.({ signedInputs: this.#signedInputs, queuedWithdrawals: kv.queuedWithdrawals, openVersions: this.#live.size });
   }
 
   // ---- batches ---------------------------------------------------------------------------
@@ -286,6 +308,7 @@ export class PayoutPipeline {
       await this.#store.put(rec);
       this.#tracked.delete(id);
       this.#records.delete(id);
+      this.#dropBuffered((k) => k.startsWith(`${id}:`));
       this.#log.info({ batchId: id.toString() }, 'payout batch confirmed on Bitcoin');
       return;
     }
@@ -304,11 +327,13 @@ export class PayoutPipeline {
     const contractTx = await this.#d.contract.versionTx(id, version);
     const scripts = new Map<number, FederationScript>();
     for (const epoch of new Set([view.changeEpoch, ...view.inputs.map((i) => i.epoch)])) scripts.set(epoch, await this.#script(epoch));
+    // A settled batch's inputs are spent (gone from the ledger): it is re-derived only to record our duty.
+    const ledger = view.confirmed ? undefined : await this.#d.ledger?.();
     let opened: OpenedVersion;
     try {
       opened = rederiveVersion({
         view, version, contractTx, scripts,
-        ...(this.#d.ledger ? { ledger: this.#d.ledger } : {}),
+        ...(ledger !== undefined ? { ledger } : {}),
         ...(this.#o.maxBumpFeeRateSatPerKvB !== undefined ? { maxBumpFeeRateSatPerKvB: this.#o.maxBumpFeeRateSatPerKvB } : {}),
       });
       const theirs = (await this.#d.contract.sighashes(id, version)).map(bytesToHex);
@@ -325,6 +350,8 @@ export class PayoutPipeline {
       this.#log.error({ err: e, batchId: id.toString(), version: version.toString(), code }, 'refusing to sign a closed batch: re-derivation differs from the contract');
       const next = { ...rec, refused: [...rec.refused, { version: version.toString(), code, at: this.#now() }] };
       await this.#store.put(next);
+      this.#refused.add(vkey(id, version));
+      this.#dropBuffered((k) => k === vkey(id, version));
       return next;
     }
     this.#m.rederive('match');
@@ -339,15 +366,25 @@ export class PayoutPipeline {
     const next: BatchRecord = { ...rec, scripts: scriptsHex, versions: [...rec.versions.filter((v) => v.version !== version.toString()), storedVersion(opened, own, now)] };
     await this.#store.put(next);
     this.#m.signed(sigs.length);
+    this.#signedInputs += sigs.length;
     this.#log.info({ batchId: id.toString(), version: version.toString(), txid: opened.txid, inputs: opened.inputs.length, signed: sigs.length }, 'payout version re-derived and signed');
     if (sigs.length > 0) {
       this.#agg.add(witnessMessageOf(id, opened.txid, own), now);
       this.#publish(gossipOf(id, version, opened.txid, sigs));
     }
-    for (const b of this.#buffered.get(vkey(id, version)) ?? []) this.onWitness(b.w, { signer: b.signer });
-    this.#bufferedCount -= this.#buffered.get(vkey(id, version))?.length ?? 0;
-    this.#buffered.delete(vkey(id, version));
+    const buffered = this.#buffered.get(vkey(id, version)) ?? [];
+    this.#dropBuffered((k) => k === vkey(id, version));
+    for (const b of buffered) this.onWitness(b.w, { signer: b.signer });
     return next;
+  }
+
+  /** Forget buffered gossip of versions that will never be opened (refused, settled). */
+  #dropBuffered(match: (key: string) => boolean): void {
+    for (const [k, list] of this.#buffered) {
+      if (!match(k)) continue;
+      this.#bufferedCount -= list.length;
+      this.#buffered.delete(k);
+    }
   }
 
   #openVersion(o: OpenedVersion, now: number): void {
@@ -553,6 +590,11 @@ export class PayoutPipeline {
       return pos >= 0 && now >= since + pos * this.#o.keeperTakeoverMs;
     };
     const due = new Set<string>();
+    if (kv.importBacklog > 0 && this.#d.depositOutpoints !== undefined) {
+      const duty = `payout-import:${kv.importedHeights}`;
+      due.add(duty);
+      if (turn(duty, BigInt(kv.importedHeights))) await this.#importDeposits(duty, kv);
+    }
     if (kv.closeDue) {
       const duty = `payout-close:${kv.nextBatchId}`;
       due.add(duty);
@@ -582,6 +624,30 @@ export class PayoutPipeline {
   }
 
   readonly #keeperSent = new Set<string>();
+
+  /**
+   * `importDeposits`: the outpoints the BSH recorded at each pending deposit height, from this
+   * node's own derivation, as `txid (internal) 32 ‖ vout u32 BE`, ascending by (txid as a
+   * big-endian uint256, vout) — the order the contract checks. Stops at the first height the
+   * node has not derived or whose count differs from the BSH's.
+   */
+  async #importDeposits(duty: string, kv: KeeperView): Promise<void> {
+    if (this.#keeperSent.has(duty)) return;
+    const heights = await this.#d.contract.depositHeights(kv.importedHeights, Math.min(kv.importBacklog, this.#o.maxImportHeights));
+    const blobs: Uint8Array[] = [];
+    for (const h of heights) {
+      const ops = await this.#d.depositOutpoints!(h.height);
+      if (ops === undefined || ops.length !== h.count) {
+        if (ops !== undefined) this.#log.warn({ btpHeight: h.height, ours: ops.length, bsh: h.count }, 'deposit count at a BTP height differs from the BSH: not importing');
+        break;
+      }
+      const sorted = ops.map((o) => ({ txid: reverseBytes(hexToBytes(o.txid)), vout: o.vout })).sort((a, b) => compareBytes(a.txid, b.txid) || a.vout - b.vout);
+      blobs.push(concatBytes(...sorted.map((o) => concatBytes(o.txid, u32be(o.vout)))));
+    }
+    if (blobs.length === 0) return;
+    const handed = await this.#keeperSend(duty, this.#d.contract.encodeImportDeposits(blobs), async () => (await this.#d.contract.keeperView()).importedHeights > kv.importedHeights);
+    if (handed) this.#m.submission('import');
+  }
 
   async #keeperSend(key: string, call: { to: string; data: string }, alreadyDone: () => Promise<boolean>): Promise<boolean> {
     if (this.#keeperSent.has(key)) return false;

@@ -42,8 +42,8 @@ export interface BatchView {
   readonly changeEpoch: number;
   /**
    * Fee rate(s), sat/kvB, version 0 may have been built with: the contract does not store the
-   * rate of a closed batch, so the adapter reads `feeRate` at the closing block (and the block
-   * before, in case the rate changed in that block); re-derivation accepts the first that matches.
+   * rate of a closed batch, so the adapter recovers one from the estimate it keeps
+   * (`floor(1000 × estFee / vsize)` builds the same bytes); re-derivation accepts the first that matches.
    */
   readonly feeRateCandidates: readonly bigint[];
   /** Miner fee (Σ fee shares, then raised by each bump) of each version, index = version. */
@@ -90,6 +90,10 @@ export interface KeeperView {
   readonly nextBatchId: bigint;
   /** Withdrawals queued and not yet in a batch. */
   readonly queuedWithdrawals: number;
+  /** BTP heights with deposits the BSH recorded that the coordinator has not imported yet. */
+  readonly importBacklog: number;
+  /** How many deposit heights the coordinator has imported (index of the next one). */
+  readonly importedHeights: number;
   /** `closeBatch()` would succeed now (nothing in flight, deposits imported, something payable). */
   readonly closeDue: boolean;
   /** The in-flight batch may be fee-bumped now (the contract's home-block delay has passed, surplus allows). */
@@ -113,10 +117,20 @@ export interface PayoutContract {
   epochScript(epoch: number): Promise<Uint8Array>;
   /** `WitnessRecorded` events of a batch (all versions), from `fromBlock`. */
   witnessRecords(batchId: bigint, fromBlock: number): Promise<WitnessRecord[]>;
+  /** The BSH's deposit heights from index `from` (at most `max`): BTP height and outpoint count. */
+  depositHeights(from: number, max: number): Promise<{ height: number; count: number }[]>;
+  encodeImportDeposits(heights: readonly Uint8Array[]): EncodedCall;
   encodeCloseBatch(): EncodedCall;
   encodeBumpFee(batchId: bigint): EncodedCall;
   encodeSubmitSignatures(batchId: bigint, version: bigint, sigs: readonly WitnessSig[]): EncodedCall;
   encodeSubmitSignature(batchId: bigint, version: bigint, sigs: readonly WitnessSig[]): EncodedCall;
+}
+
+/** A deposit outpoint the node's own BTP derivation recorded (deposit-mint, -refund or -unclaimed). */
+export interface DepositOutpoint {
+  /** Display-order txid hex. */
+  readonly txid: string;
+  readonly vout: number;
 }
 
 /** One input signature on the wire (docs/P2P.md §4.3): 65-byte r‖s‖v. */

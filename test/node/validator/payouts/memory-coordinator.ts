@@ -48,7 +48,7 @@ export class MemoryCoordinator implements PayoutContract {
   // ---- PayoutContract (views) ----
   async keeperView(): Promise<KeeperView> {
     const inFlight = [...this.batches.values()].find((b) => !b.confirmed)?.id;
-    return { inFlight, nextBatchId: this.nextBatchId, queuedWithdrawals: this.queue.length, closeDue: inFlight === undefined && this.queue.length > 0, bumpDue: this.bumpDue && inFlight !== undefined };
+    return { inFlight, nextBatchId: this.nextBatchId, queuedWithdrawals: this.queue.length, importBacklog: this.pendingHeights.length, importedHeights: this.importedHeights, closeDue: inFlight === undefined && this.queue.length > 0 && this.pendingHeights.length === 0, bumpDue: this.bumpDue && inFlight !== undefined };
   }
 
   async batch(id: bigint): Promise<BatchView | undefined> {
@@ -68,9 +68,14 @@ export class MemoryCoordinator implements PayoutContract {
     return { txid: t.getId(), unsignedTx: t.toBuffer() };
   }
 
+  /** Makes `sighashes` report other hashes than the published transaction's (a faulty contract). */
+  tamperSighashes = false;
+
   async sighashes(id: bigint, version: bigint): Promise<Uint8Array[]> {
     const b = this.batches.get(id)!;
-    return payoutSighashes(b.published[Number(version)]!, b.plans[0]!.inputs);
+    const hs = payoutSighashes(b.published[Number(version)]!, b.plans[0]!.inputs);
+    if (this.tamperSighashes) hs[0] = new Uint8Array(32).fill(9);
+    return hs;
   }
 
   async epochScript(epoch: number): Promise<Uint8Array> {
@@ -81,6 +86,12 @@ export class MemoryCoordinator implements PayoutContract {
     return [...(this.batches.get(id)?.records ?? [])];
   }
 
+  async depositHeights(from: number, max: number): Promise<{ height: number; count: number }[]> {
+    return this.pendingHeights.slice(from - this.importedHeights, from - this.importedHeights + max).map((h) => ({ height: h.height, count: h.utxos.length }));
+  }
+  encodeImportDeposits(heights: readonly Uint8Array[]): EncodedCall {
+    return { to: this.address, data: JSON.stringify({ fn: 'importDeposits', heights: heights.map(hexOf) }) };
+  }
   encodeCloseBatch(): EncodedCall {
     return { to: this.address, data: JSON.stringify({ fn: 'closeBatch' }) };
   }
@@ -99,6 +110,7 @@ export class MemoryCoordinator implements PayoutContract {
     const c = JSON.parse(data) as { fn: string; batchId?: string; version?: string; sigs?: SigJson[] };
     this.calls.push({ fn: c.fn, from, args: c });
     if (c.fn === 'closeBatch') this.closeBatch();
+    else if (c.fn === 'importDeposits') this.importDeposits((c as unknown as { heights: string[] }).heights);
     else if (c.fn === 'bumpFee') this.bumpFee(BigInt(c.batchId!));
     else this.submit(BigInt(c.batchId!), BigInt(c.version!), c.sigs!.map(sigFromJson), c.fn === 'submitSignature' ? from : undefined);
   }
@@ -114,6 +126,26 @@ export class MemoryCoordinator implements PayoutContract {
     const paid = new Set(plan.paid.map((w) => w.withdrawal.id));
     this.queue = this.queue.filter((w) => !paid.has(w.id));
     this.nextBatchId++;
+  }
+
+  /** Deposits recorded by the BSH at BTP heights, waiting for `importDeposits`. */
+  pendingHeights: { height: number; utxos: FederationUtxo[] }[] = [];
+  importedHeights = 0;
+
+  /** The contract's check: per height, exactly its outpoints as `txid ‖ vout u32 BE`, strictly ascending. */
+  importDeposits(blobs: string[]): void {
+    blobs.forEach((hex, k) => {
+      const h = this.pendingHeights[k]!;
+      const expected = [...h.utxos]
+        .map((u) => Buffer.concat([Buffer.from(u.txid, 'hex').reverse(), Buffer.from([0, 0, 0, u.vout])]))
+        .sort(Buffer.compare)
+        .map((b) => b.toString('hex'))
+        .join('');
+      if (hex !== expected) throw new Error(`ImportMismatch at ${h.height}`);
+    });
+    const done = this.pendingHeights.splice(0, blobs.length);
+    for (const h of done) this.utxos.push(...h.utxos);
+    this.importedHeights += blobs.length;
   }
 
   bumpFee(id: bigint): void {

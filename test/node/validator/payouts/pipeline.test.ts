@@ -10,6 +10,7 @@ import { reverseBytes } from '../../../../src/chains/bitcoin/bytes.js';
 import type { FederationScript } from '../../../../src/chains/bitcoin/scripts.js';
 import { BridgeError } from '../../../../src/errors.js';
 import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
+import { outpointKey, type LedgerEntry } from '../../../../src/consensus/ledger.js';
 import { createLogger, silentLogger } from '../../../../src/node/logger.js';
 import { createMetrics, type MetricsFactory } from '../../../../src/node/metrics.js';
 import { SignLog } from '../../../../src/node/signlog/index.js';
@@ -91,12 +92,14 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
   let bus: GossipBus;
   let btc: FakeBitcoin;
   let now: number;
+  /** Deposit outpoints per BTP height as the nodes' own derivation recorded them. */
+  let derived: Map<number, { txid: string; vout: number }[]>;
 
   const make = (i: number, db: NodeDb, signLog: SignLog): Node => {
     const metrics = createMetrics({ defaultMetrics: false });
     const sender = new MemorySender(addresses[i]!, contract);
     const pipeline = new PayoutPipeline(
-      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: process.env['PAYOUT_DEBUG'] ? createLogger({ level: 'debug', pretty: false }) : silentLogger(), metrics, now: () => now, keepers: () => addresses },
+      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: process.env['PAYOUT_DEBUG'] ? createLogger({ level: 'debug', pretty: false }) : silentLogger(), metrics, now: () => now, keepers: () => addresses, depositOutpoints: (h: number) => derived.get(h) },
       OPTIONS,
     );
     return { i, db, signLog, sender, pipeline, metrics };
@@ -104,6 +107,7 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
 
   beforeEach(async () => {
     now = 1_000_000;
+    derived = new Map();
     contract = new MemoryCoordinator(new Map([[0, script]]), 0);
     contract.utxos = [
       { txid: hex('u1'), vout: 0, amountSats: 400_000n, height: 101, script, kind: 'p2wsh' },
@@ -190,6 +194,27 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     expect(btc.sends).toBe(8);
   });
 
+  it('imports the BSH\'s pending deposit heights once (from the nodes\' own derivation, sorted as the contract checks), then closes a batch spending them', async () => {
+    const d = (tag: string, vout: number, amountSats: bigint, height: number) => ({ txid: hex(tag), vout, amountSats, height, script, kind: 'p2wsh' as const });
+    contract.pendingHeights = [
+      { height: 103, utxos: [d('i1', 2, 50_000n, 103), d('i2', 0, 60_000n, 103), d('i1', 1, 70_000n, 103)] },
+      { height: 105, utxos: [d('i3', 0, 80_000n, 105)] },
+      { height: 107, utxos: [d('i4', 0, 90_000n, 107)] },
+    ];
+    for (const h of contract.pendingHeights) derived.set(h.height, h.utxos.map((u) => ({ txid: u.txid, vout: u.vout })));
+    derived.delete(107); // not derived yet by the nodes: imported later
+    await tickAll();
+    expect(contract.calls.filter((c) => c.fn === 'importDeposits')).toHaveLength(1);
+    expect(contract.importedHeights).toBe(2);
+    expect(contract.batches.size).toBe(0); // closing waits for every height
+    derived.set(107, [{ txid: hex('i4'), vout: 0 }]);
+    await tickAll();
+    expect(contract.calls.filter((c) => c.fn === 'importDeposits')).toHaveLength(2);
+    expect(contract.importedHeights).toBe(3);
+    await tickAll();
+    expect(contract.batches.get(1n)!.plans[0]!.inputs.length).toBe(7);
+  });
+
   it('refuses to sign when the contract publishes other bytes than the node derives (log, metric, persisted refusal)', async () => {
     contract.tamper = (t) => {
       t.outs[1]!.value -= 1n;
@@ -207,6 +232,11 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     }
     expect(bus.published).toBe(0);
     expect(contract.batches.get(1n)!.approved).toBeUndefined();
+    // a (faulty) validator's witness for the refused version is ignored, not buffered
+    const w = { batchId: 1n, version: 0n, txid: new Uint8Array(32), inputs: [{ index: 0, signature: new Uint8Array(65) }] };
+    expect(nodes[0]!.pipeline.onWitness(w, { signer: addresses[1]! })).toBe('ignore');
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'refused-version' })).toBe(1);
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'buffered' })).toBe(0);
   });
 
   it('restarts resume from the store without re-signing; an offline validator rebuilds the witness from WitnessRecorded, records its own signatures, and broadcasts', async () => {
@@ -269,6 +299,69 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     expect((await new PayoutStore(openPayoutSublevel(nodes[3]!.db)).get(1n))?.confirmed).toBe(true);
     await nodes[3]!.pipeline.tick();
     expect(contract.calls.filter((c) => c.fn === 'submitSignature')).toHaveLength(1);
+  });
+
+  it('refuses when the contract\'s sighashes differ from its own, and signs nothing while maySign refuses (then resumes)', async () => {
+    const queue = contract.queue;
+    contract.tamperSighashes = true;
+    await tickAll();
+    await tickAll();
+    for (const n of nodes) expect((await new PayoutStore(openPayoutSublevel(n.db)).get(1n))?.refused.map((r) => r.code)).toEqual(['PAYOUT_SIGHASH_MISMATCH']);
+    for (const n of nodes) expect((await n.signLog.contents()).payouts).toHaveLength(0);
+    // a fresh validator database, a correct contract, but a stale home view: nothing signed until it is fresh
+    contract.tamperSighashes = false;
+    contract.batches.clear();
+    contract.nextBatchId = 1n;
+    contract.queue = queue;
+    let allowed = false;
+    const dir = await mkdtemp(join(tmpdir(), 'fednode-payouts-'));
+    dirs.push(dir);
+    const db = await openDatabase(dir, { log: silentLogger() });
+    const signLog = new SignLog(db);
+    const gated = new PayoutPipeline(
+      { signingKey: vals[0]!.key.privateKey, signLog, gossip: bus.endpoint('gated'), bitcoin: btc, contract, sender: new MemorySender(addresses[0]!, contract), store: openPayoutSublevel(db), log: silentLogger(), now: () => now, keepers: () => addresses,
+        maySign: () => {
+          if (!allowed) throw new BridgeError({ code: 'CONSENSUS_HOME_VIEW_STALE' });
+        } },
+      { ...OPTIONS, keeper: false },
+    );
+    await gated.init();
+    contract.closeBatch();
+    await gated.tick();
+    await gated.tick();
+    expect((await signLog.contents()).payouts).toHaveLength(0);
+    expect(gated.status()).toEqual([]);
+    allowed = true;
+    await gated.tick();
+    expect((await signLog.contents()).payouts).toHaveLength(2);
+    await gated.stop();
+    await db.close();
+  });
+
+  it('with its own ledger: defers while an input is not derived yet, then signs; settled batches are not checked against it', async () => {
+    const ledger = new Map<string, LedgerEntry>();
+    const dir = await mkdtemp(join(tmpdir(), 'fednode-payouts-'));
+    dirs.push(dir);
+    const db = await openDatabase(dir, { log: silentLogger() });
+    const signLog = new SignLog(db);
+    const metrics = createMetrics({ defaultMetrics: false });
+    const p = new PayoutPipeline(
+      { signingKey: vals[1]!.key.privateKey, signLog, gossip: bus.endpoint('ledger'), bitcoin: btc, contract, sender: new MemorySender(addresses[1]!, contract), store: openPayoutSublevel(db), log: silentLogger(), metrics, now: () => now, keepers: () => addresses, ledger: () => (k: string) => ledger.get(k) },
+      { ...OPTIONS, keeper: false },
+    );
+    await p.init();
+    contract.closeBatch();
+    const [u1, u2] = contract.utxos;
+    ledger.set(outpointKey(u1!.txid, u1!.vout), { amountSats: u1!.amountSats, epoch: 0, kind: u1!.kind, height: u1!.height });
+    await p.tick();
+    expect((await signLog.contents()).payouts).toHaveLength(0);
+    expect(await counter({ metrics } as Node, 'fednode_payouts_rederive_total', { result: 'deferred' })).toBe(1);
+    ledger.set(outpointKey(u2!.txid, u2!.vout), { amountSats: u2!.amountSats, epoch: 0, kind: u2!.kind, height: u2!.height });
+    await p.tick();
+    expect((await signLog.contents()).payouts).toHaveLength(2);
+    expect(await counter({ metrics } as Node, 'fednode_payouts_rederive_total', { result: 'match' })).toBe(1);
+    await p.stop();
+    await db.close();
   });
 
   it('judges gossip against its own sighashes: buffered before derivation, reject for invalid signatures, ignore for another txid', async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildPayout, buildSweep, bumpPayoutFee, DEFAULT_PAYOUT_LIMITS, type FederationUtxo, type PayoutPlan } from '../../../../src/chains/bitcoin/payout.js';
 import { federationScript, type FederationScript } from '../../../../src/chains/bitcoin/scripts.js';
 import { bytesToHex } from '../../../../src/chains/bitcoin/bytes.js';
+import { feeFor } from '../../../../src/chains/bitcoin/weight.js';
 import { outpointKey, type LedgerEntry } from '../../../../src/consensus/ledger.js';
 import { isBridgeError } from '../../../../src/errors.js';
 import { rederiveVersion } from '../../../../src/node/validator/payouts/rederive.js';
@@ -90,6 +91,16 @@ describe('re-derivation of a closed batch from the contract view', () => {
     expect(code(() => rederiveVersion({ view: vb, version: 1n, contractTx: txOf(b1.tx!), scripts, maxBumpFeeRateSatPerKvB: 3_000n }))).toBe('PAYOUT_REDERIVATION_FAILED');
     const dust = { ...vb, latestVersion: 1n, versionFees: [p.feeSats, p.feeSats + p.changeSats] };
     expect(code(() => rederiveVersion({ view: dust, version: 1n, contractTx: txOf(b1.tx!), scripts }))).toBe('PAYOUT_REDERIVATION_FAILED');
+  });
+
+  it('a rate recovered from the estimate (floor(1000 × estFee / vsize), what the adapter offers) builds the same bytes', () => {
+    for (const rate of [1_000n, 1_337n, 2_000n, 9_999n, 25_000n]) {
+      const p = buildPayout({ batchId: 9n, reserve, deposits, withdrawals, changeScript: e1, limits: { ...limits, feeRateSatPerKvB: rate } });
+      const estFee = feeFor(p.estimatedVsize, rate);
+      const recovered = (1000n * estFee) / BigInt(p.estimatedVsize);
+      const v = { ...viewOf(p), feeRateCandidates: [recovered], versionFees: [p.feeSats] };
+      expect(rederiveVersion({ view: v, version: 0n, contractTx: txOf(p.tx!), scripts }).txid).toBe(p.txid);
+    }
   });
 
   it('matches a sweep', () => {
