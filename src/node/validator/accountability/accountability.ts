@@ -34,9 +34,11 @@ export interface AccountabilityOptions {
   tickIntervalMs: number;
   /** Open duties kept at most (the oldest are dropped with a warning beyond). */
   maxDuties: number;
+  /** Evidence whose submission failed (RPC down, ...) is retried on later ticks, this many times at most. */
+  evidenceRetries: number;
 }
 
-export const DEFAULT_ACCOUNTABILITY_OPTIONS: AccountabilityOptions = { takeoverBlocks: 10, tickIntervalMs: 2_000, maxDuties: 10_000 };
+export const DEFAULT_ACCOUNTABILITY_OPTIONS: AccountabilityOptions = { takeoverBlocks: 10, tickIntervalMs: 2_000, maxDuties: 10_000, evidenceRetries: 30 };
 
 /** This node's signature over an accepted block's decision, if it signed that decision (sign-log). */
 export type OwnSignatureSource = (height: bigint, decisionHash: string) => Promise<Uint8Array | undefined>;
@@ -70,7 +72,11 @@ export interface AccountabilityDeps {
   options?: Partial<AccountabilityOptions>;
 }
 
-export type EvidenceResult = 'submitted' | 'already-used' | 'invalid' | 'foreign-network' | 'no-stake' | 'failed';
+/**
+ * 'refused': the contract rejects it for good (e.g. `NoStake`); 'failed': not sent this time
+ * (retried by `acceptEvidence`).
+ */
+export type EvidenceResult = 'submitted' | 'already-used' | 'invalid' | 'foreign-network' | 'refused' | 'failed';
 
 interface OpenDuty {
   kind: DutyKind;
@@ -100,6 +106,8 @@ export class Accountability {
   #timer: ReturnType<typeof setInterval> | undefined;
   #ticking: Promise<void> | undefined;
   #loaded = false;
+  /** Evidence to submit again (a failed attempt), with the attempts left. */
+  readonly #retry: Array<{ btp?: BtpEquivocationEvidence; bitcoin?: BitcoinEquivocationEvidence; left: number }> = [];
 
   constructor(deps: AccountabilityDeps) {
     this.#d = deps;
@@ -175,6 +183,11 @@ export class Accountability {
 
   async #tick(): Promise<void> {
     await this.load();
+    for (const r of this.#retry.splice(0)) {
+      const result = r.btp !== undefined ? await this.#safe(() => this.submitBtpEvidence(r.btp!)) : await this.#safe(() => this.submitBitcoinEvidence(r.bitcoin!));
+      if (result === 'failed' && r.left > 1) this.#retry.push({ ...r, left: r.left - 1 });
+      else if (result === 'failed') this.#log.error({ height: r.btp?.height }, 'equivocation evidence could not be submitted: giving up');
+    }
     const head = BigInt(await this.chain.head());
     for (const d of [...this.#duties.values()]) {
       if (head < d.nextCheck) continue;
@@ -324,7 +337,7 @@ export class Accountability {
   }
 
   async #bitcoinEvidence(e: BitcoinEquivocationEvidence): Promise<EvidenceResult> {
-    if (this.#d.contracts.payout === undefined) return 'failed';
+    if (this.#d.contracts.payout === undefined) return 'refused';
     const f = decodeBip143Preimage(e.preimage);
     if (f === undefined || e.validatorKey.length !== 33) return 'invalid';
     const sighash = hex(sha256d(e.preimage));
@@ -347,13 +360,31 @@ export class Accountability {
   }
 
   #evidenceOutcome(o: 'sent' | 'done' | 'refused' | 'retry'): EvidenceResult {
-    return o === 'sent' ? 'submitted' : o === 'done' ? 'already-used' : 'failed';
+    return o === 'sent' ? 'submitted' : o === 'done' ? 'already-used' : o === 'refused' ? 'refused' : 'failed';
   }
 
-  /** Fire-and-forget form for `onEvidence` callbacks: each piece submitted, failures logged. */
+  async #safe(fn: () => Promise<EvidenceResult>): Promise<EvidenceResult> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.#log.warn({ err }, 'equivocation evidence submission failed; will retry');
+      return 'failed';
+    }
+  }
+
+  /**
+   * Fire-and-forget form for `onEvidence` callbacks: each piece submitted now; a failed attempt
+   * (RPC down, a revert we cannot read) is retried on later ticks (`evidenceRetries`).
+   */
   acceptEvidence(btp: readonly BtpEquivocationEvidence[], bitcoin: readonly BitcoinEquivocationEvidence[] = []): void {
-    for (const e of btp) void this.submitBtpEvidence(e).catch((err: unknown) => this.#log.error({ err, height: e.height }, 'BTP evidence submission failed'));
-    for (const e of bitcoin) void this.submitBitcoinEvidence(e).catch((err: unknown) => this.#log.error({ err }, 'Bitcoin evidence submission failed'));
+    const left = this.#o.evidenceRetries;
+    for (const e of btp) void this.#safe(() => this.submitBtpEvidence(e)).then((r) => { if (r === 'failed') this.#retry.push({ btp: e, left }); });
+    for (const e of bitcoin) void this.#safe(() => this.submitBitcoinEvidence(e)).then((r) => { if (r === 'failed') this.#retry.push({ bitcoin: e, left }); });
+  }
+
+  /** Evidence waiting for another attempt (tests, status). */
+  get pendingEvidence(): number {
+    return this.#retry.length;
   }
 
   // ------------------------------------------------------------------ lifecycle
