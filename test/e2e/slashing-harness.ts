@@ -10,7 +10,7 @@ import type { BtpEquivocationEvidence } from '../../src/consensus/equivocation.j
 import { openDatabase } from '../../src/node/db/database.js';
 import { Health } from '../../src/node/health.js';
 import { silentLogger, type Logger } from '../../src/node/logger.js';
-import { Accountability, signLogSignatureSource, type AccountabilityOptions } from '../../src/node/validator/accountability/index.js';
+import { accountabilityFromServices, type Accountability, type AccountabilityOptions } from '../../src/node/validator/accountability/index.js';
 import { createValidator, type Validator } from '../../src/node/validator/validator.js';
 import { FAST_P2P, type Harness } from './harness.js';
 
@@ -37,25 +37,11 @@ export async function startNodeWithEvidence(h: Harness, i: number, onEvidence: (
   await x.validator.start();
 }
 
-/** The accountability module of a started validator, from its services (not started). */
-export function accountabilityOf(h: Harness, v: Validator, options: Partial<AccountabilityOptions> = {}): Accountability {
-  const s = v.services;
-  const g = s.genesis;
-  const slasher = h.deployed.addresses.slasher;
-  if (slasher === undefined) throw new Error('the federation was deployed without a Slasher');
-  return new Accountability({
-    rpc: s.ethRpc,
-    sender: s.sender,
-    contracts: { slasher, bmv: g.contracts.bmv, registry: g.contracts.staking, ...(g.contracts.payout !== undefined ? { payout: g.contracts.payout } : {}) },
-    self: s.address,
-    network: { srcNetworkUid: g.srcNetworkUid, networkTypeId: g.networkTypeId },
-    ownSignature: signLogSignatureSource(s.signLog, s.signingKey),
-    db: s.db,
-    watch: { createEventWatcher: s.createEventWatcher, startBlock: g.homeStartBlock ?? 0, confirmations: s.config.ethereum.confirmations, pollIntervalMs: s.config.ethereum.pollIntervalMs },
-    log: s.log,
-    metrics: s.metrics,
-    options,
-  });
+/** The accountability module of a started validator, as the composition root builds it (not started). */
+export async function accountabilityOf(v: Validator, options: Partial<AccountabilityOptions> = {}): Promise<Accountability> {
+  const a = await accountabilityFromServices(v.services, { options });
+  if (a === undefined) throw new Error('the federation was deployed without a Slasher');
+  return a;
 }
 
 export function slasherContract(h: Harness): Contract {

@@ -47,7 +47,7 @@ describe('slashing e2e: missed duty and BTP equivocation on chain', () => {
       ),
     );
     for (let i = 0; i < 3; i++) {
-      const k = accountabilityOf(h, h.nodes[i]!.validator!, { takeoverBlocks: 5, tickIntervalMs: 200 });
+      const k = await accountabilityOf(h.nodes[i]!.validator!, { takeoverBlocks: 5, tickIntervalMs: 200 });
       await k.start();
       keepers[i] = k;
     }
