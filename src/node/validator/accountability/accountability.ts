@@ -138,9 +138,10 @@ export class Accountability {
     const k = dutyKey(d);
     if (this.#duties.has(k)) return false;
     if (this.#duties.size >= this.#o.maxDuties) {
-      const oldest = this.#duties.keys().next().value!;
+      const [oldest, duty] = this.#duties.entries().next().value!;
       this.#log.warn({ dropped: oldest }, 'too many open duties: dropping the oldest');
       this.#duties.delete(oldest);
+      this.#store.commit(this.#store.del(duty)).catch((err: unknown) => this.#log.warn({ err }, 'could not delete a dropped duty'));
     }
     this.#duties.set(k, { ...d, nextCheck: 0n, defended: false });
     this.#m.open?.set(this.#duties.size);

@@ -6,7 +6,7 @@ import type { SubmitRequest, TxSender } from '../../../../src/chains/ethereum/se
 import { BridgeError } from '../../../../src/errors.js';
 import { silentLogger } from '../../../../src/node/logger.js';
 import { createMetrics } from '../../../../src/node/metrics.js';
-import { Accountability } from '../../../../src/node/validator/accountability/index.js';
+import { Accountability, type AccountabilityOptions } from '../../../../src/node/validator/accountability/index.js';
 import { btpEvidence, decision } from '../../../contracts/slashing-helpers.js';
 import { NETWORK_TYPE_ID, SRC_UID } from '../../../contracts/helpers.js';
 
@@ -44,7 +44,7 @@ function scriptedSender(script: Array<'unavailable' | 'ok' | { revert: string; a
   } as unknown as TxSender & { requests: SubmitRequest[] };
 }
 
-function make(sender: TxSender): Accountability {
+function make(sender: TxSender, options: Partial<AccountabilityOptions> = {}): Accountability {
   return new Accountability({
     rpc: fakeRpc(),
     sender,
@@ -53,7 +53,7 @@ function make(sender: TxSender): Accountability {
     network: { srcNetworkUid: SRC_UID, networkTypeId: NETWORK_TYPE_ID },
     log: silentLogger(),
     metrics: createMetrics({ defaultMetrics: false }),
-    options: { evidenceRetries: 3 },
+    options: { evidenceRetries: 3, ...options },
   });
 }
 
@@ -100,5 +100,18 @@ describe('accountability evidence submission (fake chain)', () => {
     const sender = scriptedSender(['ok']);
     expect(await make(sender).submitBtpEvidence(btpEvidence(key, decision(40, 1, { src: '0x9.btc' }), decision(40, 2, { src: '0x9.btc' }), 40))).toBe('foreign-network');
     expect(sender.requests).toHaveLength(0);
+  });
+
+  it('keeps at most maxDuties open duties, dropping the oldest; a duty is tracked once', async () => {
+    const acc = make(scriptedSender([]), { maxDuties: 2 });
+    for (const h of [1n, 2n, 2n, 3n]) await acc.onBlockAccepted(h);
+    expect(acc.openDuties()).toEqual([{ kind: 'block', id: 2n }, { kind: 'block', id: 3n }]);
+    // No payout coordinator configured: batch duties are not kept.
+    await acc.onBatchApproved(5n);
+    expect(acc.openDuties()).toHaveLength(2);
+  });
+
+  it('refuses bad options', () => {
+    expect(() => make(scriptedSender([]), { takeoverBlocks: 0 })).toThrow(/ACCOUNTABILITY_BAD_OPTIONS/);
   });
 });
