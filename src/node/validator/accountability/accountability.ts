@@ -25,7 +25,7 @@ import type { Logger } from '../../logger.js';
 import type { MetricsFactory } from '../../metrics.js';
 import { AccountabilityChain, accountabilityInterfaces, type AccountabilityContracts } from './chain.js';
 import { checkBtpEvidence, defenceDecision, keeperDecision, submissionKey, type DutyKind, type DutyView } from './rules.js';
-import { DutyStore, dutyKey, type DutyRef } from './store.js';
+import { DutyStore, dutyKey, type DutyRef, type PendingEvidence } from './store.js';
 
 export interface AccountabilityOptions {
   /** Keeper rotation: position j reports from `deadline + 1 + j · takeoverBlocks` (home blocks). */
@@ -107,7 +107,7 @@ export class Accountability {
   #ticking: Promise<void> | undefined;
   #loaded = false;
   /** Evidence to submit again (a failed attempt), with the attempts left. */
-  readonly #retry: Array<{ btp?: BtpEquivocationEvidence; bitcoin?: BitcoinEquivocationEvidence; left: number }> = [];
+  readonly #retry: Array<PendingEvidence & { left: number }> = [];
 
   constructor(deps: AccountabilityDeps) {
     this.#d = deps;
@@ -132,6 +132,7 @@ export class Accountability {
     if (this.#loaded) return;
     this.#loaded = true;
     for (const d of await this.#store.load()) this.#track(d);
+    for (const p of await this.#store.loadEvidence()) this.#retry.push({ ...p, left: this.#o.evidenceRetries });
   }
 
   #track(d: DutyRef): boolean {
@@ -185,9 +186,9 @@ export class Accountability {
   async #tick(): Promise<void> {
     await this.load();
     for (const r of this.#retry.splice(0)) {
-      const result = r.btp !== undefined ? await this.#safe(() => this.submitBtpEvidence(r.btp!)) : await this.#safe(() => this.submitBitcoinEvidence(r.bitcoin!));
+      const result = await this.#attempt(r);
       if (result === 'failed' && r.left > 1) this.#retry.push({ ...r, left: r.left - 1 });
-      else if (result === 'failed') this.#log.error({ height: r.btp?.height }, 'equivocation evidence could not be submitted: giving up');
+      else if (result === 'failed') this.#log.error({ height: r.btp?.height }, 'equivocation evidence could not be submitted: giving up until the next start');
     }
     const head = BigInt(await this.chain.head());
     for (const d of [...this.#duties.values()]) {
@@ -373,14 +374,33 @@ export class Accountability {
     }
   }
 
+  /** One attempt; the stored copy is deleted once the result is final (anything but 'failed'). */
+  async #attempt(p: PendingEvidence): Promise<EvidenceResult> {
+    const result = await this.#safe(() => (p.btp !== undefined ? this.submitBtpEvidence(p.btp) : this.submitBitcoinEvidence(p.bitcoin)));
+    if (result !== 'failed') await this.#store.commit(this.#store.delEvidence(p)).catch((err: unknown) => this.#log.warn({ err }, 'could not delete submitted evidence'));
+    return result;
+  }
+
+  /** Persists the evidence (when a database is given) and submits it; returns the first attempt's result. */
+  async #accept(p: PendingEvidence): Promise<EvidenceResult> {
+    try {
+      await this.#store.commit(this.#store.putEvidence(p));
+    } catch (err) {
+      this.#log.warn({ err }, 'could not persist equivocation evidence');
+    }
+    const result = await this.#attempt(p);
+    if (result === 'failed') this.#retry.push({ ...p, left: this.#o.evidenceRetries });
+    return result;
+  }
+
   /**
-   * Fire-and-forget form for `onEvidence` callbacks: each piece submitted now; a failed attempt
-   * (RPC down, a revert we cannot read) is retried on later ticks (`evidenceRetries`).
+   * Fire-and-forget form for `onEvidence` callbacks: each piece is persisted and submitted now; a
+   * failed attempt (RPC down, a revert we cannot read) is retried on later ticks
+   * (`evidenceRetries`, and again after a restart while it stays in the database).
    */
   acceptEvidence(btp: readonly BtpEquivocationEvidence[], bitcoin: readonly BitcoinEquivocationEvidence[] = []): void {
-    const left = this.#o.evidenceRetries;
-    for (const e of btp) void this.#safe(() => this.submitBtpEvidence(e)).then((r) => { if (r === 'failed') this.#retry.push({ btp: e, left }); });
-    for (const e of bitcoin) void this.#safe(() => this.submitBitcoinEvidence(e)).then((r) => { if (r === 'failed') this.#retry.push({ bitcoin: e, left }); });
+    const all: PendingEvidence[] = [...btp.map((e) => ({ btp: e })), ...bitcoin.map((e) => ({ bitcoin: e }))];
+    for (const p of all) void this.#accept(p);
   }
 
   /** Evidence waiting for another attempt (tests, status). */

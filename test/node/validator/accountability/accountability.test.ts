@@ -1,9 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AbiCoder, Interface, Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { loadArtifact } from '../../../../src/chains/ethereum/artifacts.js';
 import type { EthRpc } from '../../../../src/chains/ethereum/rpc/client.js';
 import type { SubmitRequest, TxSender } from '../../../../src/chains/ethereum/sender/sender.js';
 import { BridgeError } from '../../../../src/errors.js';
+import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
 import { silentLogger } from '../../../../src/node/logger.js';
 import { createMetrics } from '../../../../src/node/metrics.js';
 import { Accountability, type AccountabilityOptions } from '../../../../src/node/validator/accountability/index.js';
@@ -44,7 +48,7 @@ function scriptedSender(script: Array<'unavailable' | 'ok' | { revert: string; a
   } as unknown as TxSender & { requests: SubmitRequest[] };
 }
 
-function make(sender: TxSender, options: Partial<AccountabilityOptions> = {}): Accountability {
+function make(sender: TxSender, options: Partial<AccountabilityOptions> = {}, db?: NodeDb): Accountability {
   return new Accountability({
     rpc: fakeRpc(),
     sender,
@@ -54,6 +58,7 @@ function make(sender: TxSender, options: Partial<AccountabilityOptions> = {}): A
     log: silentLogger(),
     metrics: createMetrics({ defaultMetrics: false }),
     options: { evidenceRetries: 3, ...options },
+    ...(db !== undefined ? { db } : {}),
   });
 }
 
@@ -113,5 +118,32 @@ describe('accountability evidence submission (fake chain)', () => {
 
   it('refuses bad options', () => {
     expect(() => make(scriptedSender([]), { takeoverBlocks: 0 })).toThrow(/ACCOUNTABILITY_BAD_OPTIONS/);
+  });
+
+  it('keeps evidence that could not be sent in the database and submits it after a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fednode-acc-unit-'));
+    const db = await openDatabase(dir, { log: silentLogger() });
+    try {
+      const down = make(scriptedSender([]), { evidenceRetries: 1 }, db);
+      down.acceptEvidence([ev]);
+      for (let i = 0; i < 100 && down.pendingEvidence === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      await down.tick(); // the last retry fails: given up in memory, still stored
+      expect(down.pendingEvidence).toBe(0);
+
+      const upSender = scriptedSender(['ok']);
+      const up = make(upSender, {}, db);
+      await up.load();
+      expect(up.pendingEvidence).toBe(1);
+      await up.tick();
+      expect(up.pendingEvidence).toBe(0);
+      expect(upSender.requests.map((r) => r.key)).toEqual([`slasher:btp-equivocation:${validator.toLowerCase()}:40`]);
+
+      const again = make(scriptedSender([]), {}, db);
+      await again.load();
+      expect(again.pendingEvidence).toBe(0); // deleted once handed to the sender
+    } finally {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
