@@ -403,6 +403,12 @@ export class Accountability {
     for (const p of all) void this.#accept(p);
   }
 
+  /** For /status: open duties by kind and evidence waiting for another attempt. */
+  status(): { blocks: number; batches: number; pendingEvidence: number } {
+    const ds = [...this.#duties.values()];
+    return { blocks: ds.filter((d) => d.kind === 'block').length, batches: ds.filter((d) => d.kind === 'batch').length, pendingEvidence: this.#retry.length };
+  }
+
   /** Evidence waiting for another attempt (tests, status). */
   get pendingEvidence(): number {
     return this.#retry.length;

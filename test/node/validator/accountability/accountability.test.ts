@@ -114,6 +114,7 @@ describe('accountability evidence submission (fake chain)', () => {
     // No payout coordinator configured: batch duties are not kept.
     await acc.onBatchApproved(5n);
     expect(acc.openDuties()).toHaveLength(2);
+    expect(acc.status()).toEqual({ blocks: 2, batches: 0, pendingEvidence: 0 });
   });
 
   it('refuses bad options', () => {
