@@ -20,7 +20,9 @@ const MISSED_DUTY_BPS = 10n;
  *    (`MissedDutySlashed`), once;
  * 2. validator 2 turns byzantine: with its key it signs a second decision at the height of the
  *    next deposit and gossips it; the honest nodes' aggregators turn the two signatures into
- *    evidence, their modules prove it on chain (`EquivocationSlashed`) and it is ejected.
+ *    evidence, their modules prove it on chain (`EquivocationSlashed`) and it is ejected;
+ * 3. validator 3 comes back with its module: it derives and signs the block relayed without it,
+ *    and its own defence records that signature in the BMV (`SignatureRecorded`).
  */
 describe('slashing e2e: missed duty and BTP equivocation on chain', () => {
   let h: Harness;
@@ -28,6 +30,7 @@ describe('slashing e2e: missed duty and BTP equivocation on chain', () => {
   let registry: Contract;
   const keepers: Array<Accountability | undefined> = [];
   const evidenceSeen: BtpEquivocationEvidence[] = [];
+  let lastHeight = 0;
 
   beforeAll(async () => {
     // The config schema's `ethereum.contracts` does not know `slasher` (deployFederation now returns
@@ -121,5 +124,28 @@ describe('slashing e2e: missed duty and BTP equivocation on chain', () => {
     expect(h.nodes.slice(0, 2).map((x) => x.operator.address)).toContain(eq[0]![3] as string);
     const [, ejected] = await stakeOf(byz.address);
     expect(ejected).toBe(true);
+    lastHeight = target;
+  });
+
+  it('a validator back after an outage signs the blocks relayed without it and records its signature within the window', async () => {
+    const back = h.nodes[3]!;
+    const idx = BigInt(h.deployed.epoch0.indexOf(back.address));
+    const bit = async (height: number): Promise<bigint> => ((((await h.bmv.getFunction('blockRecord')(height)) as [bigint])[0] >> idx) & 1n);
+    expect(lastHeight).toBeGreaterThan(0);
+    expect(await bit(lastHeight)).toBe(0n); // relayed while validator 3 was down
+    // Give the returning node time to catch up: the window (and so the duty deadline) is longer now.
+    const admin = new Wallet(h.chain.accounts[0]!, h.provider);
+    await (await (h.bmv.connect(admin) as Contract).getFunction('setSignatureWindow')(600)).wait();
+
+    await startNodeWithEvidence(h, 3, (ev) => keepers[3]?.acceptEvidence(ev));
+    const k = await accountabilityOf(back.validator!, { takeoverBlocks: 5, tickIntervalMs: 200 });
+    await k.start();
+    keepers[3] = k;
+    await waitFor(async () => (await bit(lastHeight)) === 1n, 45_000, 'validator 3 to record its signature');
+    const [rec] = await h.bmv.queryFilter(h.bmv.filters.SignatureRecorded!(lastHeight, idx));
+    expect((rec as unknown as { args: [bigint, bigint, string] }).args[2].toLowerCase()).toBe(back.address);
+    // It recorded the decision it signed itself: its sign-log holds the accepted decision.
+    const signed = (await back.validator!.services.signLog.contents()).btp.find((e) => e.height === lastHeight);
+    expect(signed?.decisionHash).toBe(((await h.bmv.getFunction('decisionOf')(lastHeight)) as string).toLowerCase());
   });
 });

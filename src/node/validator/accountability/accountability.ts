@@ -40,8 +40,13 @@ export interface AccountabilityOptions {
 
 export const DEFAULT_ACCOUNTABILITY_OPTIONS: AccountabilityOptions = { takeoverBlocks: 10, tickIntervalMs: 2_000, maxDuties: 10_000, evidenceRetries: 30 };
 
-/** This node's signature over an accepted block's decision, if it signed that decision (sign-log). */
-export type OwnSignatureSource = (height: bigint, decisionHash: string) => Promise<Uint8Array | undefined>;
+/**
+ * This node's signature over an accepted block's decision (from its sign-log): the signature when
+ * it signed that decision, 'other-decision' when it signed another one at that height (it must
+ * never sign this one), undefined when it has not signed that height (yet: a node catching up
+ * signs heights the federation already relayed, so the module asks again until the window closes).
+ */
+export type OwnSignatureSource = (height: bigint, decisionHash: string) => Promise<Uint8Array | 'other-decision' | undefined>;
 
 export interface AccountabilityWatch {
   /** `ValidatorServices.createEventWatcher` (the node's rpc, db, log, metrics). */
@@ -251,10 +256,11 @@ export class Accountability {
     }
     const decision = await this.#decisionOf(view.id);
     const sig = await this.#d.ownSignature(view.id, decision);
-    if (sig === undefined) {
-      this.#log.error({ height: view.id.toString(), decision }, 'our signature is missing from an accepted block, and we did not sign its decision');
+    if (sig === 'other-decision') {
+      this.#log.error({ height: view.id.toString(), decision }, 'our signature is missing from an accepted block whose decision we did not sign (we signed another one)');
       return true;
     }
+    if (sig === undefined) return false; // not signed (yet): look again next tick while the window is open
     const outcome = await this.#send('record-signature', {
       key: submissionKey.recordSignature(view.id),
       to: this.#d.contracts.bmv,
