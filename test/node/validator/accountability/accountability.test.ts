@@ -10,7 +10,9 @@ import { BridgeError } from '../../../../src/errors.js';
 import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
 import { silentLogger } from '../../../../src/node/logger.js';
 import { createMetrics } from '../../../../src/node/metrics.js';
-import { Accountability, type AccountabilityOptions } from '../../../../src/node/validator/accountability/index.js';
+import { SignLog } from '../../../../src/node/signlog/signlog.js';
+import { signDecision } from '../../../../src/chains/btp/sign.js';
+import { Accountability, signLogSignatureSource, type AccountabilityOptions } from '../../../../src/node/validator/accountability/index.js';
 import { btpEvidence, decision } from '../../../contracts/slashing-helpers.js';
 import { NETWORK_TYPE_ID, SRC_UID } from '../../../contracts/helpers.js';
 
@@ -142,6 +144,23 @@ describe('accountability evidence submission (fake chain)', () => {
       const again = make(scriptedSender([]), {}, db);
       await again.load();
       expect(again.pendingEvidence).toBe(0); // deleted once handed to the sender
+    } finally {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('own signature from the sign-log: the same bytes for the signed decision, never another decision', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fednode-acc-sig-'));
+    const db = await openDatabase(dir, { log: silentLogger() });
+    try {
+      const log = new SignLog(db);
+      const d = '0x' + 'ab'.repeat(32);
+      await log.authorizeBtp({ height: 5, decisionHash: d }, Date.now());
+      const src = signLogSignatureSource(log, Buffer.from(key.slice(2), 'hex'));
+      expect(await src(5n, d.toUpperCase().replace('0X', '0x'))).toEqual(signDecision(Buffer.from('ab'.repeat(32), 'hex'), Buffer.from(key.slice(2), 'hex')));
+      expect(await src(5n, '0x' + 'cd'.repeat(32))).toBe('other-decision');
+      expect(await src(6n, d)).toBeUndefined();
     } finally {
       await db.close();
       await rm(dir, { recursive: true, force: true });
