@@ -284,7 +284,10 @@ export class Accountability {
    * Hands one transaction to the sender: 'sent' (or deduplicated), 'done' (alreadyDone said so,
    * or the contract says it is done), 'refused' (reverts for good), 'retry' (try again later).
    */
-  async #send(kind: string, req: { key: string; to: string; data: string; alreadyDone: () => Promise<boolean> }): Promise<'sent' | 'done' | 'refused' | 'retry'> {
+  async #send(kind: string, req: { key: string; to: string; data: string; alreadyDone: () => Promise<boolean> }): Promise<'sent' | 'pending' | 'done' | 'refused' | 'retry'> {
+    // Already handed over (an earlier tick): no second submit, no second log line.
+    const existing = this.#d.sender.get(req.key);
+    if (existing !== undefined) return existing.state === 'pending' ? 'pending' : existing.state === 'reverted' ? 'refused' : 'done';
     try {
       const h = await this.#d.sender.submit(req);
       const rec = h.record();
@@ -367,8 +370,8 @@ export class Accountability {
     return this.#evidenceOutcome(outcome);
   }
 
-  #evidenceOutcome(o: 'sent' | 'done' | 'refused' | 'retry'): EvidenceResult {
-    return o === 'sent' ? 'submitted' : o === 'done' ? 'already-used' : o === 'refused' ? 'refused' : 'failed';
+  #evidenceOutcome(o: 'sent' | 'pending' | 'done' | 'refused' | 'retry'): EvidenceResult {
+    return o === 'sent' || o === 'pending' ? 'submitted' : o === 'done' ? 'already-used' : o === 'refused' ? 'refused' : 'failed';
   }
 
   async #safe(fn: () => Promise<EvidenceResult>): Promise<EvidenceResult> {

@@ -40,6 +40,7 @@ function scriptedSender(script: Array<'unavailable' | 'ok' | { revert: string; a
   return {
     address: '0x00000000000000000000000000000000000000aa',
     requests,
+    get: () => undefined,
     submit: async (req: SubmitRequest) => {
       requests.push(req);
       const step = script.shift();
