@@ -52,12 +52,14 @@ export function registerDevnetCommands(program: Command, io: CliIo): void {
     .option('--base-port <port>', 'move every port: EVM <port>, bitcoin <port>+1, HTTP <port>+100+i, p2p <port>+200+i', int('--base-port'))
     .option('--demo', 'run the demo (one transfer each way) once the validators are up')
     .option('--exit', 'non-interactive: with --demo, stop after the demo and print one JSON line; without it, stop once everything is up')
+    .option('--deposit-timeout <s>', 'demo: longest wait for the mint', positive('--deposit-timeout'), DEMO_DEFAULTS.depositTimeoutSec)
+    .option('--payout-timeout <s>', 'demo: longest wait for the payout', positive('--payout-timeout'), DEMO_DEFAULTS.payoutTimeoutSec)
     .addHelpText('after', `
 Ports (default): EVM 8545, bitcoin RPC 18443, validator i HTTP 8645+i-1, p2p 9651+i-1, all on 127.0.0.1.
 Data: --dir holds the keys, configs, logs and chain data (see docs/DEVNET.md).
 A second start reuses the keys; the EVM node keeps no state on disk, so both chains start afresh
 and the contracts are redeployed. Ctrl-C stops every process the devnet started.`)
-    .action(async (opts: { validators: number; dir: string; reset?: boolean; blockInterval: number; basePort?: number; demo?: boolean; exit?: boolean }) => {
+    .action(async (opts: { validators: number; dir: string; reset?: boolean; blockInterval: number; basePort?: number; demo?: boolean; exit?: boolean; depositTimeout: number; payoutTimeout: number }) => {
       const json = opts.exit === true;
       // In --exit mode stdout carries only the result line; progress goes to stderr.
       const out = json ? io.stderr : io.stdout;
@@ -89,7 +91,7 @@ and the contracts are redeployed. Ctrl-C stops every process the devnet started.
         if (opts.demo) {
           writeLine(out, '— demo —');
           const outcome = await Promise.race([
-            runDemo({ state: devnet.state, out }).then((result) => ({ result }), (error: unknown) => ({ error })),
+            runDemo({ state: devnet.state, out, depositTimeoutSec: opts.depositTimeout, payoutTimeoutSec: opts.payoutTimeout }).then((result) => ({ result }), (error: unknown) => ({ error })),
             devnet.failed.then((why) => ({ error: new BridgeError({ code: 'DEVNET_NODE_EXITED', message: why }) })),
             signal.promise.then(() => ({ error: new BridgeError({ code: 'DEVNET_INTERRUPTED', message: 'interrupted' }) })),
           ]);
@@ -124,13 +126,15 @@ and the contracts are redeployed. Ctrl-C stops every process the devnet started.
     .option('--dir <path>', 'the devnet directory', DEVNET_DEFAULTS.dir)
     .option('--amount <sats>', 'deposit amount in satoshis', int('--amount'), Number(DEMO_DEFAULTS.amountSats))
     .option('--exit', 'non-interactive: print one JSON line with the timings and exit 0, or the failed step and exit 1')
-    .action(async (opts: { dir: string; amount: number; exit?: boolean }) => {
+    .option('--deposit-timeout <s>', 'longest wait for the mint', positive('--deposit-timeout'), DEMO_DEFAULTS.depositTimeoutSec)
+    .option('--payout-timeout <s>', 'longest wait for the payout', positive('--payout-timeout'), DEMO_DEFAULTS.payoutTimeoutSec)
+    .action(async (opts: { dir: string; amount: number; exit?: boolean; depositTimeout: number; payoutTimeout: number }) => {
       const json = opts.exit === true;
       const out = json ? io.stderr : io.stdout;
       let outcome: { result?: DemoResult; error?: unknown };
       try {
         const state = await readDevnetState(resolve(opts.dir));
-        outcome = { result: await runDemo({ state, out, amountSats: BigInt(opts.amount) }) };
+        outcome = { result: await runDemo({ state, out, amountSats: BigInt(opts.amount), depositTimeoutSec: opts.depositTimeout, payoutTimeoutSec: opts.payoutTimeout }) };
       } catch (error) {
         outcome = { error };
       }
