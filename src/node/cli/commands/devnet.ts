@@ -31,11 +31,18 @@ function reportDemo(io: CliIo, json: boolean, outcome: { result?: DemoResult; er
   return 1;
 }
 
-/** Resolves on the first SIGINT/SIGTERM (and removes its handlers). */
-function untilSignal(): { promise: Promise<NodeJS.Signals>; dispose(): void } {
+/** Resolves on the first SIGINT/SIGTERM (and removes its handlers); a second one exits at once. */
+function untilSignal(io: CliIo): { promise: Promise<NodeJS.Signals>; dispose(): void } {
   let done: (s: NodeJS.Signals) => void = () => undefined;
   const promise = new Promise<NodeJS.Signals>((r) => { done = r; });
-  const on = (s: NodeJS.Signals): void => done(s);
+  let count = 0;
+  const on = (s: NodeJS.Signals): void => {
+    if (++count > 1) {
+      io.stderr.write(`second ${s}: exiting now (the EVM node is killed on exit; check for leftover processes with ps)\n`);
+      process.exit(130);
+    }
+    done(s);
+  };
   process.on('SIGINT', on);
   process.on('SIGTERM', on);
   return { promise, dispose: () => { process.off('SIGINT', on); process.off('SIGTERM', on); } };
@@ -58,12 +65,12 @@ export function registerDevnetCommands(program: Command, io: CliIo): void {
 Ports (default): EVM 8545, bitcoin RPC 18443, validator i HTTP 8645+i-1, p2p 9651+i-1, all on 127.0.0.1.
 Data: --dir holds the keys, configs, logs and chain data (see docs/DEVNET.md).
 A second start reuses the keys; the EVM node keeps no state on disk, so both chains start afresh
-and the contracts are redeployed. Ctrl-C stops every process the devnet started.`)
+and the contracts are redeployed. Ctrl-C stops every process the devnet started (twice: exit now).`)
     .action(async (opts: { validators: number; dir: string; reset?: boolean; blockInterval: number; basePort?: number; demo?: boolean; exit?: boolean; depositTimeout: number; payoutTimeout: number }) => {
       const json = opts.exit === true;
       // In --exit mode stdout carries only the result line; progress goes to stderr.
       const out = json ? io.stderr : io.stdout;
-      const signal = untilSignal();
+      const signal = untilSignal(io);
       let devnet: RunningDevnet | undefined;
       const t0 = performance.now();
       try {
