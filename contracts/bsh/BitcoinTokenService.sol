@@ -6,6 +6,12 @@ import {BTCT} from "../token/BTCT.sol";
 import {BitcoinAddress} from "../libraries/BitcoinAddress.sol";
 import {IBitcoinService} from "../interfaces/IBitcoinService.sol";
 
+/// @notice The payout coordinator's settlement hook (contracts/payout/PayoutCoordinator.sol).
+interface IPayoutSettlement {
+    /// @return known false when the spend is not a version of a batch the coordinator closed
+    function onPayoutConfirmed(bytes32 txid, uint256 batchId, uint256 btcHeight) external returns (bool known);
+}
+
 interface IParticipation {
     function blockRecord(uint256 height) external view returns (uint256 signers, uint256 setId, uint256 acceptedAt);
     function getValidators(uint256 setId) external view returns (address[] memory);
@@ -128,7 +134,21 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     }
 
     mapping(uint256 id => Withdrawal) internal _withdrawals;
-    uint256 public nextWithdrawalId;
+    /// @notice The next withdrawal id (ids are sequential from 0).
+    uint64 public nextWithdrawalId;
+    /// @notice Σ net amount of every withdrawal ever queued (same slot as the id counter, so
+    ///         the payout coordinator can compute what is still owed without a loop).
+    uint192 public withdrawnNetTotal;
+
+    /// @notice Number of new ledger outpoints per BTP height (deposits of any status): the payout
+    ///         coordinator imports a height's outpoints only complete (PayoutCoordinator.importDeposits).
+    mapping(uint256 btpHeight => uint256) public heightDepositCount;
+    /// @notice BTP heights that added ledger outpoints, ascending (one entry per height).
+    uint64[] public depositHeights;
+    /// @notice Σ amount of every outpoint ever recorded in the ledger (L's deposit part, PROTOCOL.md §4.5).
+    uint256 public depositedTotal;
+    /// @notice The payout coordinator (settles PAYOUT_CONFIRMED records); set once by the admin.
+    IPayoutSettlement public payoutCoordinator;
 
     /// @notice keccak256(script) of every federation script (withdrawals may not pay them).
     mapping(bytes32 scriptHash => bool) public isFederationScript;
@@ -169,6 +189,10 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     event LimitsSet(bool deposit, uint256 minAmount, uint256 maxAmount, uint256 dailyCap, uint256 perMinuteCap);
     event MaxSupplySet(uint256 maxSupply);
     event FederationScriptSet(bytes script, bool isFederation);
+    event PayoutCoordinatorSet(address coordinator);
+    /// @notice A confirmed federation spend the coordinator never closed: withdrawals are paused
+    ///         (DESIGN.md §2 "Slashing"); `settled` false when the coordinator call itself failed.
+    event UnapprovedFederationSpend(bytes32 indexed txid, uint256 indexed batchId, uint256 btcHeight, bool settled);
 
     error NotBmc(address caller);
     error Paused();
@@ -187,6 +211,7 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     error AlreadyClaimed(uint256 btpHeight, uint256 index);
     error NothingToClaim();
     error NotPaused();
+    error CoordinatorAlreadySet();
 
     /// @param admin ADMIN_ROLE holder (fees, limits, unpause, federation scripts)
     /// @param bmc_ the BMC that dispatches verified messages
@@ -226,6 +251,14 @@ contract BitcoinTokenService is IBitcoinService, Roles {
             _handleOne(b, payloads[i], firstSn + i);
         }
 
+        if (b.newOutpoints != 0) {
+            // One write per dispatch (not per deposit): the coordinator's import index.
+            uint256 c = heightDepositCount[btpHeight];
+            if (c == 0) depositHeights.push(uint64(btpHeight));
+            heightDepositCount[btpHeight] = c + b.newOutpoints;
+            depositedTotal += b.newAmount;
+        }
+
         if (b.nMints != 0) {
             uint256[] memory mints = b.mints;
             uint256 nMints = b.nMints;
@@ -256,6 +289,8 @@ contract BitcoinTokenService is IBitcoinService, Roles {
         FeeConfig fc;
         address relayer;
         uint256 btpHeight;
+        uint256 newOutpoints; // ledger entries created by this dispatch
+        uint256 newAmount;
     }
 
     function _handleOne(Batch memory b, bytes calldata p, uint256 sn) private {
@@ -266,8 +301,7 @@ contract BitcoinTokenService is IBitcoinService, Roles {
         uint8 typ = uint8(p[0]);
         if (typ == MSG_PAYOUT_CONFIRMED) {
             if (p.length != 45) _reject(p, sn, REJECT_BAD_LENGTH);
-            // Settlement of batches belongs to the payout coordinator (issue 6).
-            else emit PayoutConfirmed(bytes32(p[1:33]), uint64(bytes8(p[33:41])), uint32(bytes4(p[41:45])));
+            else _payoutConfirmed(bytes32(p[1:33]), uint64(bytes8(p[33:41])), uint32(bytes4(p[41:45])));
             return;
         }
         // Deposit records carry the federation output kind in the top bit (PROTOCOL.md §3).
@@ -291,11 +325,40 @@ contract BitcoinTokenService is IBitcoinService, Roles {
                 return;
             }
             utxos[key] = _ledgerWord(amount, epoch, UTXO_UNCLAIMED, b.btpHeight, kind);
+            _counted(b, amount);
             emit DepositUnclaimed(txid, vout, amount, epoch);
         } else {
             // Includes 0x90 and any type a newer format may add: the message was proven, so it
             // may carry value; keep its hash on chain for an upgrade to settle.
             _reject(p, sn, REJECT_UNKNOWN_TYPE);
+        }
+    }
+
+    /// @dev A new ledger outpoint (any status) for the coordinator's import index and L.
+    function _counted(Batch memory b, uint256 amount) private pure {
+        unchecked {
+            b.newOutpoints += 1;
+            b.newAmount += amount;
+        }
+    }
+
+    /// @dev PAYOUT_CONFIRMED: the coordinator settles the batch; a spend it never closed (batchId
+    ///      0xffff…ffff or an unknown txid) pauses withdrawals. Never reverts (a proven message).
+    function _payoutConfirmed(bytes32 txid, uint256 batchId, uint256 btcHeight) private {
+        emit PayoutConfirmed(txid, batchId, btcHeight);
+        IPayoutSettlement c = payoutCoordinator;
+        bool known;
+        bool settled;
+        if (address(c) != address(0)) {
+            try c.onPayoutConfirmed(txid, batchId, btcHeight) returns (bool k) {
+                known = k;
+                settled = true;
+            } catch {}
+        }
+        if (!known) {
+            paused = true;
+            emit PausedSet(true, address(this));
+            emit UnapprovedFederationSpend(txid, batchId, btcHeight, settled);
         }
     }
 
@@ -332,6 +395,7 @@ contract BitcoinTokenService is IBitcoinService, Roles {
             return;
         }
         uint256 amount = uint64(w1 >> 160);
+        _counted(b, amount);
         if (recipient == address(0)) {
             _storeWord(slot, _ledgerWord(amount, uint32(w1 >> 128), UTXO_UNCLAIMED, b.btpHeight, kind));
             emit DepositUnclaimed(txid, w1 >> 224, amount, uint32(w1 >> 128));
@@ -378,6 +442,7 @@ contract BitcoinTokenService is IBitcoinService, Roles {
             return;
         }
         utxos[key] = _ledgerWord(amount, epoch, UTXO_REFUND, b.btpHeight, kind);
+        _counted(b, amount);
         bytes memory script = p[50:];
         refundScripts[key] = script;
         emit DepositRefundRecorded(txid, vout, amount, epoch, script);
@@ -498,6 +563,7 @@ contract BitcoinTokenService is IBitcoinService, Roles {
             withdrawalFeePool += fee;
         }
         id = nextWithdrawalId++;
+        withdrawnNetTotal += uint192(amount - fee);
         _withdrawals[id] = Withdrawal(msg.sender, uint64(amount - fee), WITHDRAWAL_QUEUED, script);
         emit TransferToForeign(id, msg.sender, recipient, script, amount - fee, fee);
     }
@@ -546,6 +612,11 @@ contract BitcoinTokenService is IBitcoinService, Roles {
     {
         uint256 w = utxos[keccak256(abi.encodePacked(txid, vout))];
         return (uint64(w), uint32(w >> 64), uint8(w >> 96), uint64(w >> 104), uint8(w >> 168));
+    }
+
+    /// @notice Number of BTP heights in {depositHeights}.
+    function depositHeightCount() external view returns (uint256) {
+        return depositHeights.length;
     }
 
     /// @notice Number of deposits waiting in the pending-mint queue.
@@ -642,8 +713,20 @@ contract BitcoinTokenService is IBitcoinService, Roles {
         emit MaxSupplySet(value);
     }
 
-    /// @notice Marks `script` as a federation script (withdrawals to it revert) (admin).
-    function setFederationScript(bytes calldata script, bool isFederation) external onlyRole(ADMIN_ROLE) {
+    /// @notice Sets the payout coordinator once (admin); it should also hold PAYOUT_ROLE.
+    function setPayoutCoordinator(IPayoutSettlement coordinator) external onlyRole(ADMIN_ROLE) {
+        if (address(payoutCoordinator) != address(0)) revert CoordinatorAlreadySet();
+        if (address(coordinator) == address(0)) revert ZeroAddress();
+        payoutCoordinator = coordinator;
+        emit PayoutCoordinatorSet(address(coordinator));
+    }
+
+    /// @notice Marks `script` as a federation script (withdrawals to it revert): the admin, or the
+    ///         payout coordinator (PAYOUT_ROLE) when it builds an epoch's script.
+    function setFederationScript(bytes memory script, bool isFederation) public {
+        if (!hasRole(PAYOUT_ROLE, msg.sender) && !hasRole(ADMIN_ROLE, msg.sender)) {
+            revert Unauthorized(msg.sender, ADMIN_ROLE);
+        }
         isFederationScript[keccak256(script)] = isFederation;
         emit FederationScriptSet(script, isFederation);
     }

@@ -191,6 +191,7 @@ contract Slasher is ISlasher, Roles {
         }
         uint256 cap = base * p.missedDutyCapBps / BPS;
         uint256 done = t.slashed;
+        if (done >= cap) return 0; // also when governance lowered the cap mid-epoch
         uint256 amount = base * p.missedDutyBps / BPS;
         if (done + amount > cap) amount = cap - done;
         if (amount == 0) return 0;

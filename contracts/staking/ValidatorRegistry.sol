@@ -209,6 +209,21 @@ contract ValidatorRegistry is IValidatorRegistry, IStakeSlashing, Roles {
         if (!ok) revert TransferFailed();
     }
 
+    /// @notice When `signer`'s stake can be withdrawn under {withdrawStake}'s rule (0: not
+    ///         unbonding). While it is still in the current or the frozen next set, `inSet` is
+    ///         true and `availableAt` only a lower bound (its duty runs an unbonding period past
+    ///         the activation of the first epoch without it).
+    function withdrawableAt(address signer) external view returns (uint256 availableAt, bool inSet) {
+        Validator storage v = _validators[signer];
+        if (v.unbondingSince == 0) return (0, false);
+        availableAt = uint256(v.unbondingSince) + unbondingPeriod;
+        uint256 last = v.lastEpochPlus1;
+        if (last == 0) return (availableAt, false);
+        if (currentEpoch < last) return (availableAt, true);
+        uint256 afterLeaving = uint256(_epochs[last].activatedAt) + unbondingPeriod;
+        if (afterLeaving > availableAt) availableAt = afterLeaving;
+    }
+
     // ------------------------------------------------------------------ slashing
 
     /// @notice Takes up to `amount` of `signer`'s stake, bonded or unbonding (unbonding stake

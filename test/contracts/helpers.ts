@@ -2,7 +2,7 @@
  * Shared fixtures for the home-contract tests: one real EVM node per test file, a federation of
  * signing keys, and BTP blocks / relay messages made with the TypeScript builder of src/chains/btp.
  */
-import { Contract, Wallet, getBytes, hexlify, keccak256, toUtf8Bytes, type JsonRpcProvider } from 'ethers';
+import { Contract, Wallet, getBytes, hexlify, keccak256, toUtf8Bytes, type JsonRpcProvider, type Result, type TransactionReceipt } from 'ethers';
 import { expect } from 'vitest';
 import {
   buildBlock,
@@ -15,10 +15,12 @@ import {
   type BuiltBlock,
   type RelayMessage,
 } from '../../src/chains/btp/index.js';
-import { encodeRecord } from '../../src/chains/bitcoin/records.js';
+import { encodeRecord, type BtcRecord } from '../../src/chains/bitcoin/records.js';
+import { encodeDepositImport, type LedgerOutpoint } from '../../src/chains/ethereum/bindings.js';
+import { waitReceipt } from '../../src/chains/ethereum/provider.js';
 import { startDevChain, type DevChain } from '../../src/chains/ethereum/devchain.js';
 import { createProvider } from '../../src/chains/ethereum/provider.js';
-import { decodeCustomError } from '../../src/chains/ethereum/contracts.js';
+import { BITCOIN_ADDRESS_PARAMS, decodeCustomError, deployBridge, deployRegistry, stakeValidator, type BitcoinAddressParams, type BridgeDeployment, type PayoutParams } from '../../src/chains/ethereum/contracts.js';
 
 export const SRC_UID = '0x1.btc';
 export const SRC_BMC = 'btp://0x1.btc/federation';
@@ -193,3 +195,80 @@ export function unpackMessages(blob: string): string[] {
 }
 
 export type { Contract };
+
+// ------------------------------------------------------------------ payout fixture
+
+/** A staked, bootstrapped federation (registry epoch 0) with the whole bridge deployed. */
+export interface PayoutFixture {
+  admin: Wallet;
+  d: BridgeDeployment;
+  fed: Federation;
+  /** Signing keys (hex) of epoch 0's validators. */
+  signingKeys: string[];
+  /** Next BTP height to use. */
+  height: number;
+  /** Ledger outpoints the BSH recorded per BTP height (for importDeposits). */
+  recorded: Map<number, LedgerOutpoint[]>;
+}
+
+export const PAYOUT_DST_BMC = 'btp://0x7a69.eth/bmc';
+
+/**
+ * Registry with `n` staked validators (operators = wallets[2..]), epoch 0 bootstrapped, and the
+ * bridge (BMC/BMV/BSH/BTCT + payout coordinator) deployed by wallets[0] in fednode mode.
+ */
+export async function setupPayout(
+  env: Env,
+  n: number,
+  opts: { seed?: string; bitcoin?: BitcoinAddressParams; payout?: Partial<PayoutParams>; startHeight?: number } = {},
+): Promise<PayoutFixture> {
+  const admin = env.wallets[0]!;
+  const signingKeys = testKeys(n, opts.seed ?? 'payout');
+  const registry = await deployRegistry(admin, env.provider, admin.address, { maxActive: n, maxChurn: n, minStakeWei: 10n ** 15n, activationMarginSec: 60, epochDurationSec: 60 });
+  for (let i = 0; i < n; i++) {
+    await stakeValidator(registry, env.provider, { operator: env.wallets[2 + i]!, signingKey: signingKeys[i]!, peerId: '0x01', amountWei: 10n ** 15n });
+  }
+  await waitReceipt(env.provider, await registry.getFunction('bootstrap')());
+  const fed = new Federation(signingKeys, PAYOUT_DST_BMC);
+  const height = opts.startHeight ?? 1000;
+  const d = await deployBridge(admin, env.provider, {
+    admin: admin.address, srcNetworkUid: SRC_UID, networkTypeId: NETWORK_TYPE_ID, firstBlockHeader: fed.genesis(height),
+    bmcBtpAddress: PAYOUT_DST_BMC, bitcoin: opts.bitcoin ?? BITCOIN_ADDRESS_PARAMS.regtest, registry, ...(opts.payout ? { payout: opts.payout } : {}),
+  });
+  return { admin, d, fed, signingKeys, height: height + 1, recorded: new Map() };
+}
+
+/** Relays a BTP block carrying `records` at the fixture's next height; remembers new deposit outpoints. */
+export async function deliverRecords(env: Env, f: PayoutFixture, records: BtcRecord[], from?: Wallet): Promise<TransactionReceipt> {
+  const h = f.height++;
+  const b = f.fed.block(h, records.map(encodeRecord));
+  const bmc = f.d.bmc.connect(from ?? env.wallets[1]!) as Contract;
+  const r = await waitReceipt(env.provider, await bmc.getFunction('handleRelayMessage')(SRC_BMC, b.relay));
+  const deps = records.filter((x): x is Exclude<BtcRecord, { type: 'payout-confirmed' }> => x.type !== 'payout-confirmed');
+  if (deps.length > 0) f.recorded.set(h, [...(f.recorded.get(h) ?? []), ...deps.map((x) => ({ txid: x.txid, vout: x.vout }))]);
+  return r;
+}
+
+/** Imports every recorded height the coordinator has not imported yet. */
+export async function importAll(env: Env, f: PayoutFixture): Promise<void> {
+  const done = Number(await f.d.payout.getFunction('importedHeights')());
+  const total = Number(await f.d.bsh.getFunction('depositHeightCount')());
+  const entries: string[] = [];
+  for (let i = done; i < total; i++) {
+    const h = Number(await f.d.bsh.getFunction('depositHeights')(i));
+    entries.push(encodeDepositImport(f.recorded.get(h) ?? []));
+  }
+  if (entries.length > 0) await waitReceipt(env.provider, await f.d.payout.getFunction('importDeposits')(entries));
+}
+
+/** Parsed logs of `name` emitted by `c` in a receipt. */
+export function eventsOf(c: Contract, r: TransactionReceipt, name: string): Result[] {
+  const out: Result[] = [];
+  const addr = c.target.toString().toLowerCase();
+  for (const log of r.logs) {
+    if (log.address.toLowerCase() !== addr) continue;
+    const parsed = c.interface.parseLog(log);
+    if (parsed?.name === name) out.push(parsed.args);
+  }
+  return out;
+}

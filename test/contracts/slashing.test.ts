@@ -4,7 +4,7 @@ import { BITCOIN_ADDRESS_PARAMS, deployBridge, deployRegistry, signRaw, stakeVal
 import { MAX_TX_GAS, waitReceipt } from '../../src/chains/ethereum/provider.js';
 import { decodeBip143Preimage } from '../../src/chains/bitcoin/sighash.js';
 import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
-import { bitcoinEquivocationArgs, btpEquivocationArgs, deploySlasher, setSlasherPayout, submitBitcoinEquivocation, submitBtpEquivocation } from '../../src/chains/ethereum/slashing.js';
+import { bitcoinEquivocationArgs, blockDutyStatus, btpEquivocationArgs, deploySlasher, setSlasherPayout, submitBitcoinEquivocation, submitBtpEquivocation } from '../../src/chains/ethereum/slashing.js';
 import { verifyBitcoinEquivocation, verifyBtpEquivocation, type BitcoinEquivocationEvidence, type BtpEquivocationEvidence } from '../../src/consensus/equivocation.js';
 import { decodeDecision, intToBytes, rlpEncode, type BtpChainState } from '../../src/chains/btp/index.js';
 import { Federation, NETWORK_TYPE_ID, SRC_BMC, SRC_UID, depositMint, increaseTime, mine, revertTo, snapshot, startEnv, stopEnv, testKeys, type Env } from './helpers.js';
@@ -118,6 +118,8 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     const h = GENESIS + 1;
     const { acceptedAt, decisionHash } = await relayMissing(h, [set0[0]!, set0[1]!], [depositMint(1, reporter.address, 1_000n)]);
     const deadline = acceptedAt + SLASH.dutyBlocks;
+    expect(await blockDutyStatus(slasher, d.bmv, h)).toEqual({ deadline: BigInt(deadline), settled: false, missing: [set0[0], set0[1]] });
+    expect(await blockDutyStatus(slasher, d.bmv, h + 50)).toBeUndefined();
     expect((await expectSlashRevert(asReporter().getFunction('reportMissedBlock')(h), 'DutyNotDue'))[0]).toBe(BigInt(deadline));
     // validator 1 records its signature within the BMV's window: it did its duty
     await call(d.bmv, operators[5]!, 'recordSignature', h, 1, signRaw(keyOf(set0[1]!), decisionHash));
@@ -136,6 +138,7 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     expect(await slasher.getFunction('treasuryOwed')()).toBe(cut - cut / 20n);
     expect(await ejected(set0[0]!)).toBe(false); // missed duty does not eject
     await expectSlashRevert(asReporter().getFunction('reportMissedBlock')(h), 'DutyAlreadySettled');
+    expect(await blockDutyStatus(slasher, d.bmv, h)).toEqual({ deadline: BigInt(deadline), settled: true, missing: [set0[0]] });
     await expectSlashRevert(asReporter().getFunction('reportMissedBlock')(h + 50), 'UnknownBlock');
   });
 
@@ -159,6 +162,11 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     await mineTo(now + 1 + SLASH.dutyBlocks);
     const rc = await call(slasher, reporter, 'reportMissedBatch', 1);
     expect(slashEvents(rc, 'MissedDutySlashed').map((e) => [e[2], e[4]])).toEqual([[set0[0], 0n], [set0[2], STAKE / 100n]]);
+    // governance lowers the cap below what validator 0 already lost: later duties take nothing, and do not revert
+    await call(slasher, admin, 'setParams', { ...SLASH, missedDutyBps: 100, missedDutyCapBps: 100 });
+    await call(payout, admin, 'setBatchDuty', 2, now, 0, 0b11110);
+    const rc2 = await call(slasher, reporter, 'reportMissedBatch', 2);
+    expect(slashEvents(rc2, 'MissedDutySlashed')).toEqual([[1n, 2n, set0[0], 0n, 0n]]);
   });
 
   it('missed batch duty: only approved batches, not before T after approval, once per batch', async () => {
@@ -449,6 +457,7 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     await increaseTime(env.provider, REG.unbondingPeriodSec);
     const r = registry.connect(op) as Contract;
     expect((await expectSlashRevert(r.getFunction('withdrawStake')(), 'StillInValidatorSet'))[0]).toBe(0n);
+    expect(((await registry.getFunction('withdrawableAt')(v)) as [bigint, boolean])[1]).toBe(true);
     await increaseTime(env.provider, REG.epochDurationSec);
     await call(registry, reporter, 'freezeNextEpoch');
     const frozen: string[] = await registry.getFunction('epochValidators')(1);
@@ -458,7 +467,11 @@ describe('Slasher: missed duty, equivocation, rewards (real EVM)', () => {
     await call(d.bmc, operators[0]!, 'handleRelayMessage', SRC_BMC, sw.relay);
     expect(await registry.getFunction('currentEpoch')()).toBe(1n);
     // out of the set now, but its duty for epoch 0's script lasts a further unbonding period
-    await expectSlashRevert(r.getFunction('withdrawStake')(), 'UnbondingNotOver');
+    const switchedAt = BigInt((await env.provider.getBlock('latest'))!.timestamp);
+    const [availableAt, inSet] = (await registry.getFunction('withdrawableAt')(v)) as [bigint, boolean];
+    expect(inSet).toBe(false);
+    expect(availableAt).toBe(switchedAt + BigInt(REG.unbondingPeriodSec));
+    expect((await expectSlashRevert(r.getFunction('withdrawStake')(), 'UnbondingNotOver'))[0]).toBe(availableAt);
     await increaseTime(env.provider, REG.unbondingPeriodSec);
     const before = await env.provider.getBalance(op.address);
     const rc = await call(registry, op, 'withdrawStake');

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { decodeProof } from '../../src/chains/btp/codec.js';
+import { generateKeyPair } from '@libp2p/crypto/keys';
 import { SignLog } from '../../src/node/signlog/signlog.js';
-import { startHarness, waitFor, type Harness } from './harness.js';
+import { createLocalEnvelopeSigner, createP2pHost } from '../../src/node/p2p/index.js';
+import { metricValue } from '../node/p2p/cluster.js';
+import { FAST_P2P, startHarness, waitFor, type Harness } from './harness.js';
 
 /**
  * The deposit path end to end with 4 validators in one process: a deposit on bcoin regtest
@@ -46,6 +49,32 @@ describe('4 validators: Bitcoin deposit → BTCT', () => {
     expect(stored?.messages).toHaveLength(1);
     const sigs = decodeProof(stored!.proof!).signatures.filter((s) => s !== null);
     expect(sigs.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('refuses a peer the registry does not know, and lowers the score of a validator that gossips garbage', async () => {
+    const target = h.nodes[0]!;
+    const stranger = await createP2pHost({
+      network: h.deployed.genesis.network,
+      privateKey: await generateKeyPair('Ed25519'),
+      signer: createLocalEnvelopeSigner(Uint8Array.from(Buffer.from(keccak256(toUtf8Bytes('stranger')).slice(2), 'hex'))),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      allowlist: { validators: [], observers: [target.peerId] },
+      ...FAST_P2P,
+    });
+    await stranger.start();
+    try {
+      await stranger.dial(`/ip4/127.0.0.1/tcp/${target.port}/p2p/${target.peerId}`).catch(() => undefined);
+      await waitFor(async () => (await metricValue(target.metrics.registry, 'fednode_p2p_gater_denied_total', { reason: 'not-allowlisted' })) > 0, 10_000, 'the gater to refuse the stranger');
+      expect(target.validator!.services.p2p.connectedPeers()).not.toContain(stranger.peerId);
+    } finally {
+      await stranger.stop();
+    }
+
+    const byzantine = h.nodes[2]!.validator!.services.p2p;
+    const victim = target.validator!.services.p2p;
+    expect(victim.peerScore(byzantine.peerId)).toBeGreaterThanOrEqual(0);
+    await byzantine.publishRaw('attestation', Uint8Array.of(0xc3, 0x01, 0x02, 0x03));
+    await waitFor(() => victim.peerScore(byzantine.peerId) < 0, 10_000, 'the garbage sender to lose score');
   });
 
   it('with one validator stopped the other three still reach quorum and relay', async () => {

@@ -4,12 +4,12 @@
  * validators (`createValidator`) in this process, each with its own level database in a temp
  * directory and a real libp2p host on 127.0.0.1.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Ed25519PrivateKey } from '@libp2p/interface';
+import { stringify as toToml } from 'smol-toml';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { Contract, Wallet, getBytes, keccak256, toUtf8Bytes, type JsonRpcProvider } from 'ethers';
 import { encodeDepositOpReturn } from '../../src/chains/bitcoin/deposits.js';
@@ -23,7 +23,9 @@ import { openDatabase, type NodeDb } from '../../src/node/db/database.js';
 import { deployFederation, type DeployedFederation } from '../../src/node/devnet/deploy.js';
 import { Health } from '../../src/node/health.js';
 import { silentLogger, type Logger } from '../../src/node/logger.js';
+import { KeystoreDir } from '../../src/node/keystore/keystore.js';
 import { createMetrics, type MetricsFactory } from '../../src/node/metrics.js';
+import { loadOrCreateNetworkKey } from '../../src/node/p2p/network-key.js';
 import type { P2pHostOptions } from '../../src/node/p2p/host.js';
 import { createValidator, type Validator } from '../../src/node/validator/validator.js';
 
@@ -81,6 +83,12 @@ export interface Harness {
   deposit(recipient: string, sats: bigint): Promise<string>;
   mine(n: number): Promise<void>;
   balance(addr: string): Promise<bigint>;
+  /**
+   * Makes node i's directory a data directory `fednode start` can run from (child-process
+   * tests): config.toml (HTTP on `httpPort`), genesis.json, light keystores `validator` and
+   * `operator` with a password file. Returns the config path.
+   */
+  writeDataDir(i: number, httpPort: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -122,7 +130,9 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     const nodes: HarnessNode[] = [];
     for (let i = 0; i < n; i++) {
       const signingKey = keccak256(toUtf8Bytes(`e2e-validator-${i}`));
-      const networkKey = (await generateKeyPair('Ed25519')) as Ed25519PrivateKey;
+      const dir = await mkdtemp(join(tmpdir(), `fednode-e2e-${i}-`));
+      // In the data directory, so a child-process node has the identity the registry knows.
+      const networkKey = await loadOrCreateNetworkKey(dir);
       nodes.push({
         index: i,
         signingKey,
@@ -131,7 +141,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
         networkKey,
         peerId: peerIdFromPrivateKey(networkKey).toString(),
         port: await freePort(),
-        dir: await mkdtemp(join(tmpdir(), `fednode-e2e-${i}-`)),
+        dir,
         config: undefined as unknown as FednodeConfig,
         db: undefined,
         validator: undefined,
@@ -157,7 +167,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       x.config = configSchema.parse({
         network: deployed.genesis.network,
         dataDir: x.dir,
-        bitcoin: { network: 'regtest', rpcUrl: btc.rpcUrl, confirmations: k, pollIntervalMs: opts.bitcoinPollMs ?? 50, bech32Prefix: 'rb', ...(extra.bitcoin as object) },
+        bitcoin: { network: 'regtest', rpcUrl: btc.rpcUrl, rpcUser: 'x', rpcPassword: btc.apiKey, confirmations: k, pollIntervalMs: opts.bitcoinPollMs ?? 50, bech32Prefix: 'rb', ...(extra.bitcoin as object) },
         ethereum: { rpcUrls: [chain.rpcUrl], chainId: chain.chainId, confirmations: 1, pollIntervalMs: 100, contracts: deployed.addresses, ...(extra.ethereum as object) },
         p2p: {
           listen: [`/ip4/127.0.0.1/tcp/${x.port}`],
@@ -226,6 +236,27 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       },
       async balance(addr) {
         return (await h.btct.getFunction('balanceOf')(addr)) as bigint;
+      },
+      async writeDataDir(i, httpPort) {
+        const x = nodes[i]!;
+        const password = 'e2e-password';
+        await writeFile(join(x.dir, 'password'), `${password}\n`, { mode: 0o600 });
+        const keys = KeystoreDir.forDataDir(x.dir);
+        await keys.create('validator', getBytes(x.signingKey), password, { light: true });
+        await keys.create('operator', getBytes(x.operator.privateKey), password, { light: true });
+        await writeFile(join(x.dir, 'genesis.json'), deployed.genesisJson);
+        const cfg = JSON.parse(JSON.stringify({
+          ...x.config,
+          dataDir: '.',
+          genesisFile: 'genesis.json',
+          log: { level: 'info', format: 'json' },
+          http: { host: '127.0.0.1', port: httpPort },
+          keys: { signingKey: 'validator', passwordFile: join(x.dir, 'password') },
+          ethereum: { ...x.config.ethereum, operatorKey: 'operator' },
+        })) as Record<string, unknown>;
+        const path = join(x.dir, 'config.toml');
+        await writeFile(path, toToml(cfg));
+        return path;
       },
       async stop() {
         await Promise.allSettled(nodes.map((_, i) => h.stopNode(i)));

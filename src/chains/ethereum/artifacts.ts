@@ -24,7 +24,12 @@ export type ContractName =
   | 'BTCT'
   | 'ValidatorRegistry'
   | 'TerraBaselineBridge'
-  | 'BareERC20';
+  | 'BareERC20'
+  | 'PayoutCoordinator'
+  | 'PayoutCoordinatorExt'
+  | 'PayoutTxCodec'
+  | 'EpochScripts'
+  | 'FeeOracle';
 
 const ARTIFACT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../build/contracts');
 const cache = new Map<string, Artifact>();
@@ -41,6 +46,19 @@ export function loadArtifact(name: ContractName | string, dir: string = ARTIFACT
   }
   cache.set(key, art);
   return art;
+}
+
+/**
+ * The PayoutCoordinator's full ABI: its own functions plus those of PayoutCoordinatorExt, which it
+ * reaches by delegatecall from its fallback (one address, one storage; the split keeps both
+ * contracts under the 24 KB code-size limit).
+ */
+export function payoutCoordinatorAbi(): InterfaceAbi {
+  const main = loadArtifact('PayoutCoordinator').abi as readonly { type: string; name?: string; inputs?: { type: string }[] }[];
+  const ext = loadArtifact('PayoutCoordinatorExt').abi as readonly { type: string; name?: string; inputs?: { type: string }[] }[];
+  const key = (f: { type: string; name?: string; inputs?: { type: string }[] }): string => `${f.type}:${f.name ?? ''}(${(f.inputs ?? []).map((i) => i.type).join(',')})`;
+  const seen = new Set(main.map(key));
+  return [...main, ...ext.filter((f) => f.type !== 'constructor' && !seen.has(key(f)))] as InterfaceAbi;
 }
 
 /** Deploys `name` with constructor `args` and returns the attached Contract once mined. */

@@ -6,6 +6,7 @@ import { Contract, type JsonRpcProvider, type Signer, type TransactionReceipt } 
 import { loadArtifact } from './artifacts.js';
 import { MAX_TX_GAS, waitReceipt } from './provider.js';
 import { withDecodedRevert } from './contracts.js';
+import { BridgeError } from '../../errors.js';
 import type { FederationOutputKind } from '../bitcoin/weight.js';
 
 export interface HomeAddresses {
@@ -145,4 +146,40 @@ export class HomeContracts {
     const [value, set] = (await this.reg().getFunction('paramAt')(key, mtp)) as [bigint, boolean];
     return set ? value : undefined;
   }
+}
+
+/** An outpoint the BSH recorded (txid in internal byte order, as in the deposit record). */
+export interface LedgerOutpoint {
+  txid: Uint8Array;
+  vout: number;
+}
+
+/**
+ * One BTP height's `PayoutCoordinator.importDeposits` entry: every ledger outpoint the BSH
+ * recorded at that height, `txid 32 ‖ vout u32 BE` each, sorted ascending by (txid as a
+ * big-endian integer, vout) — the contract checks the count, the order and each ledger word.
+ */
+export function encodeDepositImport(outpoints: readonly LedgerOutpoint[]): string {
+  const sorted = [...outpoints].sort((a, b) => Buffer.compare(Buffer.from(a.txid), Buffer.from(b.txid)) || a.vout - b.vout);
+  const out = new Uint8Array(36 * sorted.length);
+  sorted.forEach((o, i) => {
+    if (o.txid.length !== 32) throw new BridgeError({ code: 'ETH_BAD_OUTPOINT', index: i, bytes: o.txid.length });
+    out.set(o.txid, 36 * i);
+    new DataView(out.buffer).setUint32(36 * i + 32, o.vout, false);
+  });
+  return `0x${Buffer.from(out).toString('hex')}`;
+}
+
+/** `PayoutCoordinator.WitnessSig` of one signature made by `signPayoutInputs` (src/chains/bitcoin/payout-signing.ts). */
+export interface WitnessSigArg {
+  input: number;
+  keyIndex: number;
+  recid: number;
+  r: string;
+  s: string;
+}
+
+export function witnessSigArg(s: { inputIndex: number; keyIndex: number; signature: { compact: Uint8Array; recovery: number } }): WitnessSigArg {
+  const hex = (b: Uint8Array): string => `0x${Buffer.from(b).toString('hex')}`;
+  return { input: s.inputIndex, keyIndex: s.keyIndex, recid: s.signature.recovery, r: hex(s.signature.compact.subarray(0, 32)), s: hex(s.signature.compact.subarray(32, 64)) };
 }

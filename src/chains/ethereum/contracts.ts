@@ -4,7 +4,7 @@
  */
 import { Contract, Wallet, getBytes, hexlify, keccak256, solidityPacked, type JsonRpcProvider, type Signer } from 'ethers';
 import { BridgeError } from '../../errors.js';
-import { deployContract, loadArtifact } from './artifacts.js';
+import { deployContract, loadArtifact, payoutCoordinatorAbi } from './artifacts.js';
 import { waitReceipt } from './provider.js';
 
 /** Address parameters the token service uses to turn a Bitcoin address into an output script. */
@@ -96,9 +96,34 @@ export interface BridgeDeployInput {
   /** This BMC's BTP address, e.g. `btp://0x7a69.eth/bmc`. */
   bmcBtpAddress: string;
   bitcoin: BitcoinAddressParams;
-  /** Staking registry (fednode mode); omit for a standalone BMV. */
+  /** Staking registry (fednode mode); omit for a standalone BMV (the payout coordinator is then
+   *  deployed too but cannot build epoch scripts, so it cannot close batches). */
   registry?: Contract;
+  /** Payout coordinator parameters (defaults: PayoutCoordinator's). */
+  payout?: Partial<PayoutParams>;
 }
+
+/** Governance parameters of the payout coordinator (docs/PROTOCOL.md §4.2, §4.6). */
+export interface PayoutParams {
+  /** Fee rate in sat per 1000 vB (FeeOracle; default 10,000 = 10 sat/vB). */
+  feeRateSatPerKvB: bigint;
+  maxInputs: number;
+  maxWithdrawals: number;
+  maxWeight: number;
+  /** Home blocks after a version before `bumpFee` is allowed. */
+  bumpAfterBlocks: number;
+  /** Gas one approval may spend on signature checks (caps inputs at budget / (m × 10,000)). */
+  approvalGasBudget: bigint;
+}
+
+export const DEFAULT_PAYOUT_PARAMS: PayoutParams = {
+  feeRateSatPerKvB: 10_000n,
+  maxInputs: 10,
+  maxWithdrawals: 100,
+  maxWeight: 100_000,
+  bumpAfterBlocks: 100,
+  approvalGasBudget: 15_000_000n,
+};
 
 export interface BridgeDeployment {
   bmc: Contract;
@@ -106,6 +131,12 @@ export interface BridgeDeployment {
   bsh: Contract;
   btct: Contract;
   registry: Contract | undefined;
+  /** PayoutCoordinator at its address with the merged ABI (coordinator + extension). */
+  payout: Contract;
+  /** Its helpers: epoch scripts (built from the registry), fee oracle, transaction codec. */
+  epochScripts: Contract;
+  feeOracle: Contract;
+  payoutCodec: Contract;
 }
 
 /**
@@ -130,12 +161,52 @@ export async function deployBridge(signer: Signer, provider: JsonRpcProvider, in
   if (input.registry) {
     await waitReceipt(provider, await (input.registry.connect(signer) as Contract).getFunction('setVerifier')(await bmv.getAddress()));
   }
-  return { bmc, bmv, bsh, btct, registry: input.registry };
+  const payout = await deployPayout(signer, provider, input.admin, bsh, registryAddr, input.payout);
+  return { bmc, bmv, bsh, btct, registry: input.registry, ...payout };
+}
+
+/**
+ * Deploys the payout coordinator (codec, epoch scripts, fee oracle, extension, coordinator) and
+ * wires it to the BSH: PAYOUT_ROLE for the coordinator (refunds) and the epoch-script builder
+ * (federation scripts), `setPayoutCoordinator` (confirmations). The signer must be the BSH admin
+ * and `admin` (it also sets non-default parameters).
+ */
+export async function deployPayout(
+  signer: Signer,
+  provider: JsonRpcProvider,
+  admin: string,
+  bsh: Contract,
+  registryAddr: string,
+  params: Partial<PayoutParams> = {},
+): Promise<{ payout: Contract; epochScripts: Contract; feeOracle: Contract; payoutCodec: Contract }> {
+  const p = { ...DEFAULT_PAYOUT_PARAMS, ...params };
+  const bshAddr = await bsh.getAddress();
+  const payoutCodec = await deployContract(signer, provider, 'PayoutTxCodec', []);
+  const codecAddr = await payoutCodec.getAddress();
+  const epochScripts = await deployContract(signer, provider, 'EpochScripts', [bshAddr, registryAddr, codecAddr]);
+  const scriptsAddr = await epochScripts.getAddress();
+  const feeOracle = await deployContract(signer, provider, 'FeeOracle', [admin, registryAddr, scriptsAddr]);
+  const common = [admin, bshAddr, registryAddr, codecAddr, scriptsAddr, await feeOracle.getAddress()];
+  const ext = await deployContract(signer, provider, 'PayoutCoordinatorExt', common);
+  const main = await deployContract(signer, provider, 'PayoutCoordinator', [...common, await ext.getAddress()]);
+  const payout = new Contract(await main.getAddress(), payoutCoordinatorAbi(), signer);
+  const role = (await bsh.getFunction('PAYOUT_ROLE')()) as string;
+  await waitReceipt(provider, await bsh.getFunction('grantRole')(role, await payout.getAddress()));
+  await waitReceipt(provider, await bsh.getFunction('grantRole')(role, scriptsAddr));
+  await waitReceipt(provider, await bsh.getFunction('setPayoutCoordinator')(await payout.getAddress()));
+  const d = DEFAULT_PAYOUT_PARAMS;
+  if (p.maxInputs !== d.maxInputs || p.maxWithdrawals !== d.maxWithdrawals || p.maxWeight !== d.maxWeight || p.bumpAfterBlocks !== d.bumpAfterBlocks || p.approvalGasBudget !== d.approvalGasBudget) {
+    await waitReceipt(provider, await payout.getFunction('setParams')(p.maxInputs, p.maxWithdrawals, p.maxWeight, p.bumpAfterBlocks, p.approvalGasBudget));
+  }
+  if (p.feeRateSatPerKvB !== d.feeRateSatPerKvB) {
+    await waitReceipt(provider, await feeOracle.getFunction('setFeeRate')(p.feeRateSatPerKvB));
+  }
+  return { payout, epochScripts, feeOracle, payoutCodec };
 }
 
 /** Decodes a custom error from a revert's data using every fednode ABI; undefined if unknown. */
 export function decodeCustomError(data: string): { name: string; args: unknown[] } | undefined {
-  for (const name of ['BtpMessageVerifier', 'BtpMessageCenter', 'BitcoinTokenService', 'BTCT', 'ValidatorRegistry'] as const) {
+  for (const name of ['BtpMessageVerifier', 'BtpMessageCenter', 'BitcoinTokenService', 'BTCT', 'ValidatorRegistry', 'PayoutCoordinator', 'PayoutCoordinatorExt', 'EpochScripts', 'FeeOracle', 'PayoutTxCodec'] as const) {
     const iface = new Contract('0x0000000000000000000000000000000000000001', loadArtifact(name).abi).interface;
     try {
       const e = iface.parseError(data);

@@ -116,3 +116,35 @@ export function decodeSlasherError(data: string): { name: string; args: unknown[
     return undefined;
   }
 }
+
+/** A BTP block's slashing duty as the slasher will judge it. */
+export interface BlockDutyStatus {
+  /** Home block after which `reportMissedBlock(height)` is allowed (`acceptedAt + max(T, signatureWindow)`). */
+  deadline: bigint;
+  /** Already reported (once per block). */
+  settled: boolean;
+  /** Validators of the block's ProofContext with no recorded signature so far. */
+  missing: string[];
+}
+
+/**
+ * What a keeper (or a validator checking on itself) needs before `reportMissedBlock`: undefined
+ * for a block the BMV never accepted. A validator listed in `missing` before `deadline` can still
+ * call the BMV's `recordSignature`.
+ */
+export async function blockDutyStatus(slasher: Contract, bmv: Contract, height: number | bigint): Promise<BlockDutyStatus | undefined> {
+  const [signers, setId, acceptedAt] = (await bmv.getFunction('blockRecord')(height)) as [bigint, bigint, bigint];
+  if (acceptedAt === 0n) return undefined;
+  const [params, window, validators, settled] = await Promise.all([
+    slasher.getFunction('params')() as Promise<[bigint, ...bigint[]]>,
+    bmv.getFunction('signatureWindow')() as Promise<bigint>,
+    bmv.getFunction('getValidators')(setId) as Promise<string[]>,
+    slasher.getFunction('blockSettled')(height) as Promise<boolean>,
+  ]);
+  const t = params[0];
+  return {
+    deadline: acceptedAt + (window > t ? window : t),
+    settled,
+    missing: validators.filter((_, i) => ((signers >> BigInt(i)) & 1n) === 0n),
+  };
+}

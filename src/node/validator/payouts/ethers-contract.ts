@@ -10,14 +10,15 @@ import type { BatchView, EncodedCall, KeeperView, PayoutContract, VersionTxView,
  * are `WitnessRecorded` logs, and calls are only encoded — the TxSender
  * sends them (docs/PAYOUTS.md §4).
  *
- * Contract facts this relies on (contracts/payout/PayoutCoordinator.sol):
- * `batchInfo` (status, epoch, version, …, closedAt), `batchInputs` (parallel
- * arrays, txids in internal byte order), `batchWithdrawals` (ids in output
- * order; amounts and scripts from the BSH's `withdrawals(id)`),
- * `versionInfo(id, v)` (txid, change, fee, atQuorum, approved),
- * `versionTx`, `sighashes`, `epochScript`, `inFlight`, `nextBatchId`,
- * `nextWithdrawal` and the BSH's `nextWithdrawalId`, and `feeRate` (read at
- * the closing block: the contract keeps no per-batch rate).
+ * Contract facts this relies on (contracts/payout/: PayoutCoordinator and its
+ * extension behind one address): `batchInfo` → (Batch, latest Version),
+ * `batchInputs` (parallel arrays, txids in internal byte order),
+ * `batchWithdrawals` (ids in output order; amounts and scripts from the BSH's
+ * `withdrawals(id)`), `versionInfo(id, v)` (txid, change, fee, atQuorum,
+ * approved), `versionTx`, `sighashes`, `inFlight`, `nextBatchId`,
+ * `nextWithdrawal` and the BSH's `nextWithdrawalId`; the witness scripts from
+ * `scripts()` (`EpochScripts.epochScript`) and the fee rate from `feeOracle()`
+ * (`FeeOracle.feeRate`, read at the closing block: no per-batch rate is kept).
  */
 
 export const PAYOUT_COORDINATOR_ABI: readonly string[] = [
@@ -26,19 +27,22 @@ export const PAYOUT_COORDINATOR_ABI: readonly string[] = [
   'function submitSignature(uint256 batchId, uint256 version, (uint16 input, uint8 keyIndex, uint8 recid, bytes32 r, bytes32 s)[] sigs)',
   'function submitSignatures(uint256 batchId, uint256 version, (uint16 input, uint8 keyIndex, uint8 recid, bytes32 r, bytes32 s)[] sigs)',
   'event WitnessRecorded(uint256 indexed batchId, uint256 version, address indexed validator, (uint16 input, uint8 keyIndex, uint8 recid, bytes32 r, bytes32 s)[] sigs)',
-  'function batchInfo(uint256 batchId) view returns ((uint8 status, uint32 epoch, uint32 version, uint32 nInputs, uint32 nWithdrawals, uint64 closedAt, uint64 approvedAt, uint64 vsize, uint64 total, uint64 inputSum, uint64 change, uint64 fee, bytes32 txid))',
+  'function batchInfo(uint256 batchId) view returns ((uint64 depositFrom, uint32 nDeposits, uint32 nInputs, bool withReserve, bool singleEpoch, uint8 status, uint32 epoch, uint32 inputEpoch, uint32 version, uint32 vsize, uint64 estFee, uint64 total, uint64 inputSum, uint64 closedAt, uint64 lastVersionAt, uint64 approvedAt) batch, (bytes32 txid, uint64 change, uint64 fee, uint32 atQuorum, bool approved) latest)',
   'function batchInputs(uint256 batchId) view returns (bytes32[] txids, uint32[] vouts, uint64[] amounts, uint32[] epochs, uint8[] kinds)',
   'function batchWithdrawals(uint256 batchId) view returns (uint64[])',
   'function versionInfo(uint256 batchId, uint256 version) view returns ((bytes32 txid, uint64 change, uint64 fee, uint32 atQuorum, bool approved))',
   'function versionTx(uint256 batchId, uint256 version) view returns (bytes raw)',
   'function sighashes(uint256 batchId, uint256 version) view returns (bytes32[])',
-  'function epochScript(uint256 epoch) view returns (bytes)',
   'function inFlight() view returns (uint256)',
   'function nextBatchId() view returns (uint256)',
   'function nextWithdrawal() view returns (uint256)',
-  'function feeRate() view returns (uint64)',
   'function bsh() view returns (address)',
+  'function scripts() view returns (address)',
+  'function feeOracle() view returns (address)',
 ];
+
+/** The coordinator's helpers: `EpochScripts` (witness scripts) and `FeeOracle` (the fee rate). */
+const HELPERS_ABI = ['function epochScript(uint256 epoch) view returns (bytes)', 'function feeRate() view returns (uint64)'];
 
 const BSH_ABI = [
   'function nextWithdrawalId() view returns (uint256)',
@@ -68,8 +72,11 @@ export class EthersPayoutContract implements PayoutContract {
   readonly #from: string;
   readonly #iface: Interface;
   readonly #bshIface = new Interface(BSH_ABI);
+  readonly #helpersIface = new Interface(HELPERS_ABI);
+  readonly #helpers = new Map<string, string>();
   readonly #maxLogRange: number;
   #bsh: string | undefined;
+  readonly #fixedCache = new Map<bigint, Pick<BatchView, 'inputs' | 'withdrawals' | 'feeRateCandidates' | 'closedAtBlock'>>();
 
   constructor(o: EthersPayoutContractOptions) {
     this.#rpc = o.rpc;
@@ -88,6 +95,16 @@ export class EthersPayoutContract implements PayoutContract {
   async #bshAddress(): Promise<string> {
     this.#bsh ??= String((await this.#view('bsh'))[0]);
     return this.#bsh;
+  }
+
+  /** Address of an immutable helper (`scripts`, `feeOracle`), read once. */
+  async #helper(name: 'scripts' | 'feeOracle'): Promise<string> {
+    let a = this.#helpers.get(name);
+    if (a === undefined) {
+      a = String((await this.#view(name))[0]);
+      this.#helpers.set(name, a);
+    }
+    return a;
   }
 
   /** True when the call would succeed now (an `eth_call` from the operator account). */
@@ -117,11 +134,32 @@ export class EthersPayoutContract implements PayoutContract {
   }
 
   async batch(batchId: bigint): Promise<BatchView | undefined> {
-    const info = (await this.#view('batchInfo', [batchId]))[0] as Row;
-    const status = Number(info[0]);
+    const [info] = (await this.#view('batchInfo', [batchId])) as unknown as [Row, Row];
+    const status = Number(info[5]);
     if (status === BATCH_STATUS.none) return undefined;
-    const latest = BigInt(info[2] as bigint);
-    const closedAt = Number(info[5]);
+    const latest = BigInt(info[8] as bigint);
+    const fixed = await this.#fixed(batchId, Number(info[13]));
+    const versions = await Promise.all(Array.from({ length: Number(latest) + 1 }, (_, v) => this.#view('versionInfo', [batchId, v]).then((r) => r[0] as Row)));
+    let approvedVersion: bigint | undefined;
+    versions.forEach((v, i) => {
+      if (v[4] === true) approvedVersion = BigInt(i);
+    });
+    return {
+      batchId,
+      kind: 'payout',
+      latestVersion: latest,
+      approvedVersion,
+      confirmed: status !== BATCH_STATUS.closed,
+      changeEpoch: Number(info[6]),
+      versionFees: versions.map((v) => BigInt(v[2] as bigint)),
+      ...fixed,
+    };
+  }
+
+  /** What never changes once a batch is closed (inputs, withdrawals, the closing block's fee rate): read once. */
+  async #fixed(batchId: bigint, closedAt: number): Promise<Pick<BatchView, 'inputs' | 'withdrawals' | 'feeRateCandidates' | 'closedAtBlock'>> {
+    const hit = this.#fixedCache.get(batchId);
+    if (hit !== undefined) return hit;
     const [ins, ids] = await Promise.all([this.#view('batchInputs', [batchId]), this.#view('batchWithdrawals', [batchId])]);
     const [txids, vouts, amounts, epochs, kinds] = ins as unknown as [string[], bigint[], bigint[], bigint[], bigint[]];
     const bsh = await this.#bshAddress();
@@ -129,40 +167,32 @@ export class EthersPayoutContract implements PayoutContract {
       const w = await this.#view('withdrawals', [id], undefined, bsh, this.#bshIface);
       return { id: BigInt(id), amountSats: BigInt(w[1] as bigint), outputScript: getBytes(w[3] as string) };
     }));
-    const versions = await Promise.all(Array.from({ length: Number(latest) + 1 }, (_, v) => this.#view('versionInfo', [batchId, v]).then((r) => r[0] as Row)));
-    let approvedVersion: bigint | undefined;
-    versions.forEach((v, i) => {
-      if (v[4] === true) approvedVersion = BigInt(i);
-    });
+    const oracle = await this.#helper('feeOracle');
     const rates = new Set<bigint>();
     for (const tag of [closedAt, closedAt - 1]) {
       if (tag < 0) continue;
       try {
-        rates.add(BigInt((await this.#view('feeRate', [], tag))[0] as bigint));
+        rates.add(BigInt((await this.#view('feeRate', [], tag, oracle, this.#helpersIface))[0] as bigint));
       } catch {
         // a pruned node may not serve old state: the latest rate is the last resort
       }
     }
-    if (rates.size === 0) rates.add(BigInt((await this.#view('feeRate'))[0] as bigint));
-    return {
-      batchId,
-      kind: 'payout',
-      latestVersion: latest,
-      approvedVersion,
-      confirmed: status !== BATCH_STATUS.closed,
-      changeEpoch: Number(info[1]),
-      feeRateCandidates: [...rates],
-      versionFees: versions.map((v) => BigInt(v[2] as bigint)),
+    if (rates.size === 0) rates.add(BigInt((await this.#view('feeRate', [], undefined, oracle, this.#helpersIface))[0] as bigint));
+    const fixed = {
       inputs: txids.map((t, i) => ({
         txid: bytesToHex(reverseBytes(getBytes(t))),
         vout: Number(vouts[i]),
         amountSats: BigInt(amounts[i]!),
         epoch: Number(epochs[i]),
-        kind: Number(kinds[i]) === 1 ? 'p2sh-p2wsh' : 'p2wsh',
+        kind: Number(kinds[i]) === 1 ? ('p2sh-p2wsh' as const) : ('p2wsh' as const),
       })),
       withdrawals,
+      feeRateCandidates: [...rates],
       closedAtBlock: closedAt,
     };
+    if (this.#fixedCache.size > 64) this.#fixedCache.clear();
+    this.#fixedCache.set(batchId, fixed);
+    return fixed;
   }
 
   async versionTx(batchId: bigint, version: bigint): Promise<VersionTxView> {
@@ -175,7 +205,7 @@ export class EthersPayoutContract implements PayoutContract {
   }
 
   async epochScript(epoch: number): Promise<Uint8Array> {
-    const s = getBytes((await this.#view('epochScript', [epoch]))[0] as string);
+    const s = getBytes((await this.#view('epochScript', [epoch], undefined, await this.#helper('scripts'), this.#helpersIface))[0] as string);
     if (s.length === 0) throw new BridgeError({ code: 'PAYOUT_EPOCH_SCRIPT_MISSING', epoch });
     return s;
   }

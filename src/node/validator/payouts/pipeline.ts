@@ -241,7 +241,13 @@ export class PayoutPipeline {
   /** One round: follow the batches the contract has, sign new versions, submit, broadcast, keeper duties. */
   async tick(): Promise<void> {
     const kv = await this.#d.contract.keeperView();
+    // Every batch closed since we last looked (also those that settled while we were away: our
+    // signatures may still be owed), but a fresh node starts at the batch in flight.
+    const stored = await this.#store.cursor();
+    const cursor = stored ?? kv.inFlight ?? kv.nextBatchId;
+    for (let id = cursor; id < kv.nextBatchId; id++) this.#tracked.add(id);
     if (kv.inFlight !== undefined) this.#tracked.add(kv.inFlight);
+    if (stored !== kv.nextBatchId) await this.#store.setCursor(kv.nextBatchId);
     for (const id of [...this.#tracked].sort((a, b) => (a < b ? -1 : 1))) {
       try {
         await this.#follow(id);
@@ -260,6 +266,21 @@ export class PayoutPipeline {
     if (view === undefined) return;
     let rec = (await this.#store.get(id)) ?? newRecord(id, view.kind, view.closedAtBlock);
     if (view.confirmed) {
+      // Settled before we recorded our signatures of the approved version: record them now, the
+      // duty still counts (DESIGN.md §2 "Slashing"), and keep following until they are handed over.
+      const approved = view.approvedVersion;
+      if (approved !== undefined && !rec.ownRecorded && !this.#live.has(vkey(id, approved)) && !rec.refused.some((r) => r.version === approved.toString())) {
+        rec = await this.#deriveAndSign(view, approved, rec);
+      }
+      const live = approved === undefined ? undefined : this.#live.get(vkey(id, approved));
+      if (approved !== undefined && live !== undefined && !rec.ownRecorded) {
+        const own = rec.versions.find((v) => v.version === approved.toString())?.ownSigs ?? [];
+        const missing = this.#missingOwn(await this.#witnessRecords(id, view.closedAtBlock, false), approved, own);
+        if (missing.length > 0) {
+          this.#approvedAt.set(id, Number.NEGATIVE_INFINITY);
+          if (!(await this.#ownDuty(view, approved, missing, live))) return;
+        }
+      }
       for (const v of rec.versions) this.#close(id, BigInt(v.version));
       rec = { ...rec, confirmed: true, ...(view.approvedVersion !== undefined ? { approvedVersion: view.approvedVersion.toString() } : {}) };
       await this.#store.put(rec);
@@ -503,12 +524,12 @@ export class PayoutPipeline {
    * (`submitSignature`, DESIGN.md §2 "Slashing": the duty counts recordings after approval).
    * Only the missing inputs are sent: the contract refuses duplicates in this call.
    */
-  async #ownDuty(view: BatchView, version: bigint, missing: readonly { index: number; signature: string }[], live: Live): Promise<void> {
-    if (missing.length === 0) return;
-    if (this.#now() - (this.#approvedAt.get(view.batchId) ?? this.#now()) < this.#o.ownSubmitDelayMs) return;
+  async #ownDuty(view: BatchView, version: bigint, missing: readonly { index: number; signature: string }[], live: Live): Promise<boolean> {
+    if (missing.length === 0) return true;
+    if (this.#now() - (this.#approvedAt.get(view.batchId) ?? this.#now()) < this.#o.ownSubmitDelayMs) return false;
     const sigs = ownContractSigs(missing.map((s) => ({ index: s.index, signature: hexToBytes(s.signature) })), live.opened.inputs, this.#publicKey);
     const key = `payout-own:${view.batchId}:${version}:${missing.map((m) => m.index).join('-')}`;
-    if (this.#keeperSent.has(key)) return;
+    if (this.#keeperSent.has(key)) return true;
     this.#keeperSent.add(key);
     this.#m.submission('own');
     this.#log.info({ batchId: view.batchId.toString(), version: version.toString(), inputs: missing.length }, 'recording our own witness signatures after approval');
@@ -517,6 +538,7 @@ export class PayoutPipeline {
       return this.#missingOwn(list, version, missing).length === 0;
     });
     if (!handed) this.#keeperSent.delete(key);
+    return handed;
   }
 
   // ---- keeper duties (rotation) --------------------------------------------------------------

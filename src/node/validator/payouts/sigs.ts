@@ -1,4 +1,4 @@
-import { concatBytes, equalBytes, hexToBytes, reverseBytes } from '../../../chains/bitcoin/bytes.js';
+import { bytesToHex, concatBytes, equalBytes, hexToBytes, reverseBytes } from '../../../chains/bitcoin/bytes.js';
 import type { FederationUtxo } from '../../../chains/bitcoin/payout.js';
 import type { InputSignature } from '../../../chains/bitcoin/payout-signing.js';
 import { addressFromPublicKey } from '../../../chains/btp/sign.js';
@@ -38,12 +38,16 @@ export function witnessSigOf(input: number, keyIndex: number, signature: Uint8Ar
   return { input, keyIndex, recid: signature[64]!, r: signature.slice(0, 32), s: signature.slice(32, 64) };
 }
 
-/** `contractSignatures(key)` of the aggregator → `WitnessSig[]` in (input, keyIndex) order. */
+/**
+ * `contractSignatures(key)` of the aggregator → `WitnessSig[]` grouped by validator (by key, then
+ * input): the contract emits one `WitnessRecorded` per run of one validator's signatures.
+ */
 export function contractSigsOf(collected: readonly { inputIndex: number; validatorKey: Uint8Array; signature: Uint8Array }[], inputs: readonly FederationUtxo[]): WitnessSig[] {
   return collected
-    .map((c) => witnessSigOf(c.inputIndex, inputs[c.inputIndex]!.script.keys.findIndex((k) => equalBytes(k, c.validatorKey)), c.signature))
-    .filter((w) => w.keyIndex >= 0)
-    .sort((a, b) => a.input - b.input || a.keyIndex - b.keyIndex);
+    .map((c) => ({ key: bytesToHex(c.validatorKey), sig: witnessSigOf(c.inputIndex, inputs[c.inputIndex]!.script.keys.findIndex((k) => equalBytes(k, c.validatorKey)), c.signature) }))
+    .filter((x) => x.sig.keyIndex >= 0)
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.sig.input - b.sig.input))
+    .map((x) => x.sig);
 }
 
 /** This node's own signatures as the contract takes them. */

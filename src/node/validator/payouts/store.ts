@@ -12,7 +12,8 @@ import type { BatchKind } from './types.js';
  * per batch in its own sublevel (`payouts`, key = batch id, 20 digits):
  * every version this node re-derived (unsigned transaction, inputs with
  * their heights, its own r‖s‖v signatures), the versions it refused, and
- * what it knows of the batch's fate. A restart re-opens the unconfirmed
+ * what it knows of the batch's fate; key `~cursor`: the lowest batch id not
+ * looked at yet (a fresh node starts at the batch in flight). A restart re-opens the unconfirmed
  * versions from here without re-reading or re-signing anything; the
  * sign-log (its own sublevels) still guards every signature.
  */
@@ -64,6 +65,7 @@ export interface OpenedVersion {
 }
 
 const idKey = (batchId: bigint): string => batchId.toString().padStart(20, '0');
+const CURSOR_KEY = '~cursor';
 
 export function openPayoutSublevel(db: NodeDb, name = 'payouts'): PayoutSublevel {
   return db.sublevel<string, unknown>(name, { valueEncoding: 'json' }) as unknown as PayoutSublevel;
@@ -88,8 +90,18 @@ export class PayoutStore {
   /** Records not confirmed yet, by batch id. */
   async unfinished(): Promise<BatchRecord[]> {
     const out: BatchRecord[] = [];
-    for await (const v of (this.#sub as unknown as { values(): AsyncIterable<BatchRecord> }).values()) if (!v.confirmed) out.push(v);
+    for await (const v of (this.#sub as unknown as { values(o: object): AsyncIterable<BatchRecord> }).values({ lt: CURSOR_KEY })) if (!v.confirmed) out.push(v);
     return out;
+  }
+
+  /** The lowest batch id not looked at yet (key `~cursor`, after every batch id). */
+  async cursor(): Promise<bigint | undefined> {
+    const v = (await (this.#sub as unknown as { get(k: string): Promise<unknown> }).get(CURSOR_KEY)) as string | undefined;
+    return v === undefined ? undefined : BigInt(v);
+  }
+
+  async setCursor(next: bigint): Promise<void> {
+    await (this.#sub as unknown as { put(k: string, v: unknown): Promise<void> }).put(CURSOR_KEY, next.toString());
   }
 
   /** Rebuilds a stored version's transaction and inputs (scripts re-parsed and checked). */

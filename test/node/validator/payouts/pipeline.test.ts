@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { Transaction } from 'bitcoinjs-lib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bip143Sighash } from '../../../../src/chains/bitcoin/sighash.js';
-import { verifyWitnessSignature } from '../../../../src/chains/bitcoin/signer.js';
+import { signSighash, verifyWitnessSignature } from '../../../../src/chains/bitcoin/signer.js';
+import { payoutSighashes } from '../../../../src/chains/bitcoin/payout-signing.js';
+import { reverseBytes } from '../../../../src/chains/bitcoin/bytes.js';
 import type { FederationScript } from '../../../../src/chains/bitcoin/scripts.js';
 import { BridgeError } from '../../../../src/errors.js';
 import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
-import { silentLogger } from '../../../../src/node/logger.js';
+import { createLogger, silentLogger } from '../../../../src/node/logger.js';
 import { createMetrics, type MetricsFactory } from '../../../../src/node/metrics.js';
 import { SignLog } from '../../../../src/node/signlog/index.js';
 import { PayoutPipeline, type PayoutPipelineOptions } from '../../../../src/node/validator/payouts/pipeline.js';
@@ -94,7 +96,7 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     const metrics = createMetrics({ defaultMetrics: false });
     const sender = new MemorySender(addresses[i]!, contract);
     const pipeline = new PayoutPipeline(
-      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: silentLogger(), metrics, now: () => now, keepers: () => addresses },
+      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: process.env['PAYOUT_DEBUG'] ? createLogger({ level: 'debug', pretty: false }) : silentLogger(), metrics, now: () => now, keepers: () => addresses },
       OPTIONS,
     );
     return { i, db, signLog, sender, pipeline, metrics };
@@ -245,6 +247,52 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     expect(contract.batches.get(1n)!.records.map((r) => r.validator)).toContain(addresses[3]);
     await nodes[3].pipeline.tick();
     expect(contract.calls.filter((c) => c.fn === 'submitSignature')).toHaveLength(1);
+  });
+
+  it('a validator that comes back after the batch settled still records its own signatures (its duty), then stops following', async () => {
+    // node 3 ran before (its cursor is at batch 1), then goes offline
+    const queue = contract.queue;
+    contract.queue = [];
+    await nodes[3]!.pipeline.tick();
+    contract.queue = queue;
+    bus.offline.add(addresses[3]!);
+    const online = nodes.slice(0, 3);
+    for (let r = 0; r < 3; r++) await tickAll(online);
+    now += 300;
+    await tickAll(online);
+    expect(contract.batches.get(1n)!.approved).toBe(0n);
+    contract.confirm(1n);
+    await nodes[3]!.pipeline.tick();
+    const own = contract.calls.filter((c) => c.fn === 'submitSignature');
+    expect(own.map((c) => c.from)).toEqual([addresses[3]]);
+    expect(contract.batches.get(1n)!.records.map((r) => r.validator)).toContain(addresses[3]);
+    expect((await new PayoutStore(openPayoutSublevel(nodes[3]!.db)).get(1n))?.confirmed).toBe(true);
+    await nodes[3]!.pipeline.tick();
+    expect(contract.calls.filter((c) => c.fn === 'submitSignature')).toHaveLength(1);
+  });
+
+  it('judges gossip against its own sighashes: buffered before derivation, reject for invalid signatures, ignore for another txid', async () => {
+    contract.closeBatch();
+    const b = contract.batches.get(1n)!;
+    const plan = b.plans[0]!;
+    const sign = (i: number, hash: Uint8Array): Uint8Array => Uint8Array.of(...signSighash(hash, vals[i]!.key.privateKey).compact, signSighash(hash, vals[i]!.key.privateKey).recovery);
+    const hashes = payoutSighashes(plan.tx!, plan.inputs);
+    const txid = reverseBytes(Buffer.from(plan.txid!, 'hex'));
+    const n0 = nodes[0]!.pipeline;
+    // before node 0 derived the batch: buffered (accepted for forwarding), counted once it derives
+    expect(n0.onWitness({ batchId: 1n, version: 0n, txid, inputs: [{ index: 0, signature: sign(1, hashes[0]!) }] }, { signer: addresses[1]! })).toBeUndefined();
+    await nodes[0]!.pipeline.tick();
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'buffered' })).toBe(1);
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'counted' })).toBe(1);
+    // a signature over another message recovers to a key outside the script: reject
+    expect(n0.onWitness({ batchId: 1n, version: 0n, txid, inputs: [{ index: 1, signature: sign(2, hashes[0]!) }] }, { signer: addresses[2]! })).toBe('reject');
+    // a witness for another transaction of this version: ignore (not our bytes)
+    expect(n0.onWitness({ batchId: 1n, version: 0n, txid: new Uint8Array(32).fill(7), inputs: [{ index: 1, signature: sign(2, hashes[1]!) }] }, { signer: addresses[2]! })).toBe('ignore');
+    // the right one is counted, and again is a duplicate
+    expect(n0.onWitness({ batchId: 1n, version: 0n, txid, inputs: [{ index: 1, signature: sign(2, hashes[1]!) }] }, { signer: addresses[2]! })).toBeUndefined();
+    n0.onWitness({ batchId: 1n, version: 0n, txid, inputs: [{ index: 1, signature: sign(2, hashes[1]!) }] }, { signer: addresses[2]! });
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'counted' })).toBe(2);
+    expect(await counter(nodes[0]!, 'fednode_payouts_witness_signatures_total', { result: 'duplicate' })).toBe(1);
   });
 
   it('a due fee bump is sent once by rotation, the new version is signed by all (sign-log allows versions), approved and broadcast', async () => {
