@@ -227,9 +227,14 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
     bsh: (await bridge.bsh.getAddress()).toLowerCase(),
     btct: (await bridge.btct.getAddress()).toLowerCase(),
   };
-  // The payout coordinator, once deployBridge deploys it (issue "[5 of 7]").
+  // The payout coordinator (deployed by deployBridge): the reserve becomes its first batch's input.
   const payout = (bridge as unknown as { payout?: Contract }).payout;
-  if (payout !== undefined) addresses.payout = (await payout.getAddress()).toLowerCase();
+  if (payout !== undefined) {
+    addresses.payout = (await payout.getAddress()).toLowerCase();
+    step('registering the bootstrap reserve with the payout coordinator');
+    const internalTxid = hexlify(getBytes(`0x${sent.txid}`).reverse());
+    await waitReceipt(provider, await payout.getFunction('initReserve')(internalTxid, 0, reserveSats, 0));
+  }
 
   let slasher: Contract | undefined;
   if (opts.slashing !== false) {

@@ -86,5 +86,8 @@ describe('deployFederation on a real dev chain and bcoin regtest', () => {
     const raw = await btc.rpc.getRawTransaction(r.txid);
     expect(raw).toContain(hexlify(deployed.epoch0Script.p2wshOutput).slice(2));
     expect(await deployed.bridge.bsh.getFunction('isFederationScript')(keccak256(deployed.epoch0Script.p2wshOutput))).toBe(true);
+    // The payout coordinator knows it as its first input.
+    expect(await deployed.bridge.payout.getFunction('hasReserve')()).toBe(true);
+    expect(deployed.addresses.payout).toBe(deployed.genesis.contracts.payout);
   });
 });
