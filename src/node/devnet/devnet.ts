@@ -138,7 +138,7 @@ async function ensureNodeKeys(layout: DevnetLayout, i: number, operatorKey: stri
 
 function nodeConfig(i: number, n: number, layout: DevnetLayout, ports: DevnetPorts, peers: readonly string[], dep: DeployedFederation, evmUrl: string, btcUrl: string): string {
   const others = Array.from({ length: n }, (_, j) => j).filter((j) => j !== i - 1);
-  const contracts: Record<string, string> = { ...dep.genesis.contracts };
+  const contracts: Record<string, string> = { ...dep.addresses };
   return `# Written by fednode devnet for validator v${i}; rewritten at every devnet start.\n${toToml({
     network: dep.genesis.network,
     dataDir: '.',
@@ -244,7 +244,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
       ports,
       evm: { rpcUrl: chain.rpcUrl, chainId: chain.chainId },
       bitcoin: { rpcUrl: btcUrl, network: 'regtest' },
-      contracts: deployed.addresses,
+      contracts: { ...deployed.addresses, ...(deployed.slasherAddress !== undefined ? { slasher: deployed.slasherAddress } : {}) },
       federation: { address: btcAddress.fromOutputScript(deployed.epoch0Script.p2wshOutput, btc.network), script: hexlify(deployed.epoch0Script.p2wshOutput) },
       nodes: keys.map((k, j) => ({ index: j + 1, address: k.address, operator: k.operator, peerId: k.peerId, httpUrl: `http://127.0.0.1:${ports.http[j]!}` })),
       demo: { userA: { privateKey: hexlify(userAKey), ...userA }, userB: { privateKey: userB.privateKey, address: userB.address } },
