@@ -7,6 +7,7 @@ import { Contract, ContractFactory, computeAddress, hexlify, type ContractTransa
 import { BridgeError } from '../../errors.js';
 import type { BitcoinEquivocationEvidence, BtpEquivocationEvidence } from '../../consensus/equivocation.js';
 import { loadArtifact } from './artifacts.js';
+import type { BridgeDeployment } from './contracts.js';
 import { MAX_TX_GAS, waitReceipt } from './provider.js';
 
 /** Slashing parameters (basis points are of 10,000). */
@@ -54,9 +55,8 @@ export interface SlasherDeployInput {
 const addressOf = async (c: Contract | string): Promise<string> => (typeof c === 'string' ? c : c.getAddress());
 
 /**
- * Deploys the Slasher and names it in the registry (`setSlasher`, once). Easy to call from the
- * devnet deployment right after `deployBridge`: `deploySlasher(signer, provider, { admin,
- * registry: d.registry!, bmv: d.bmv, treasury })`.
+ * Deploys the Slasher and names it in the registry (`setSlasher`, once). After `deployBridge`,
+ * {@link deploySlasherForBridge} does the same with the bridge's contracts.
  */
 export async function deploySlasher(signer: Signer, provider: JsonRpcProvider, input: SlasherDeployInput): Promise<Contract> {
   const p = { ...DEFAULT_SLASHING_PARAMS, ...input.params };
@@ -73,6 +73,20 @@ export async function deploySlasher(signer: Signer, provider: JsonRpcProvider, i
   const slasher = new Contract(receipt.contractAddress, art.abi, signer);
   await waitReceipt(provider, await (input.registry.connect(signer) as Contract).getFunction('setSlasher')(receipt.contractAddress));
   return slasher;
+}
+
+/**
+ * The devnet/production one-liner after `deployBridge` (fednode mode, so `bridge.registry` is
+ * set): the slasher wired to the bridge's registry, BMV and payout coordinator.
+ */
+export async function deploySlasherForBridge(
+  signer: Signer,
+  provider: JsonRpcProvider,
+  bridge: Pick<BridgeDeployment, 'registry' | 'bmv' | 'payout'>,
+  opts: { admin: string; treasury: string; params?: Partial<SlashingParams> },
+): Promise<Contract> {
+  if (bridge.registry === undefined) throw new BridgeError({ code: 'SLASHING_NO_REGISTRY', message: 'the slasher needs a bridge deployed with a registry (fednode mode)' });
+  return deploySlasher(signer, provider, { ...opts, registry: bridge.registry, bmv: bridge.bmv, payout: bridge.payout });
 }
 
 /** Wires the payout coordinator into a slasher deployed without one (admin, once). */
