@@ -12,6 +12,7 @@ import { encodeDepositOpReturn } from '../../chains/bitcoin/deposits.js';
 import { BitcoinRpcClient } from '../../chains/bitcoin/rpc.js';
 import { loadArtifact } from '../../chains/ethereum/artifacts.js';
 import { createProvider, waitReceipt } from '../../chains/ethereum/provider.js';
+import { payoutCoordinatorAbi } from '../../chains/ethereum/artifacts.js';
 import { BridgeError } from '../../errors.js';
 import type { DevnetState } from './layout.js';
 import { pollUntil } from './processes.js';
@@ -86,6 +87,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const bsh = new Contract(state.contracts.bsh!, loadArtifact('BitcoinTokenService').abi, userB);
     const token = new Contract(state.contracts.btct!, loadArtifact('BTCT').abi, provider);
     const balanceB = async (): Promise<bigint> => (await token.getFunction('balanceOf')(userB.address)) as bigint;
+    const coordinator = state.contracts.payout !== undefined ? new Contract(state.contracts.payout, payoutCoordinatorAbi(), provider) : undefined;
+    /** Where the payout stands on the home chain, for the progress notes. */
+    const payoutStage = async (): Promise<string> => {
+      if (coordinator === undefined) return 'no payout coordinator deployed';
+      try {
+        const [inFlight, next, imported] = await Promise.all(['inFlight', 'nextBatchId', 'importedHeights'].map(async (f) => (await coordinator.getFunction(f)()) as bigint));
+        const s = await fetchStatus(state.nodes[0]!.httpUrl);
+        return `coordinator: ${inFlight! > 0n ? `batch ${inFlight} in flight` : `no batch in flight (next id ${next})`}, ${imported} BTP heights of deposits imported; v1 reports ${s?.pending?.withdrawals ?? '—'} pending withdrawals, ${s?.signatures?.payout ?? '—'} payout signatures`;
+      } catch (err) {
+        return `coordinator unreadable: ${(err as Error).message}`;
+      }
+    };
     const lastRelayed = async (): Promise<string> => {
       const s = await fetchStatus(state.nodes[0]!.httpUrl);
       return s?.btp?.lastRelayedHeight !== undefined ? String(s.btp.lastRelayedHeight) : '—';
@@ -150,7 +163,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         timeoutMs: o.payoutTimeoutSec * 1000,
         intervalMs: 500,
         what: `a payout to user A's address ${userA.address} in a Bitcoin block after height ${burnHeight}`,
-        onTick: every(10_000, (ms) => note(`${Math.round(ms / 1000)} s: no payout to user A up to bitcoin height ${scanned}`)),
+        onTick: every(10_000, (ms) => {
+          void payoutStage().then((stage) => note(`${Math.round(ms / 1000)} s: no payout to user A up to bitcoin height ${scanned}; ${stage}`));
+        }),
       }),
     (c) => `${btc(c.valueSats)} to user A in ${c.txid}`));
     const burnToPayoutSeconds = (performance.now() - t1) / 1000;
