@@ -23,6 +23,7 @@ import { spawnBcoinRegtest, type BcoinChild } from '../../chains/bitcoin/regtest
 import { startDevChain, type DevChain } from '../../chains/ethereum/devchain.js';
 import { createProvider } from '../../chains/ethereum/provider.js';
 import { BridgeError } from '../../errors.js';
+import { configSchema } from '../config/schema.js';
 import { KeystoreDir, generatePrivateKey } from '../keystore/keystore.js';
 import { loadOrCreateNetworkKey } from '../p2p/network-key.js';
 import { deployFederation, type DeployedFederation } from './deploy.js';
@@ -139,6 +140,8 @@ async function ensureNodeKeys(layout: DevnetLayout, i: number, operatorKey: stri
 function nodeConfig(i: number, n: number, layout: DevnetLayout, ports: DevnetPorts, peers: readonly string[], dep: DeployedFederation, evmUrl: string, btcUrl: string): string {
   const others = Array.from({ length: n }, (_, j) => j).filter((j) => j !== i - 1);
   const contracts: Record<string, string> = { ...dep.addresses };
+  // The Slasher, once the config knows the key (ethereum.contracts.slasher).
+  if (dep.slasherAddress !== undefined && configSchema.safeParse({ ethereum: { contracts: { slasher: dep.slasherAddress } } }).success) contracts.slasher = dep.slasherAddress;
   return `# Written by fednode devnet for validator v${i}; rewritten at every devnet start.\n${toToml({
     network: dep.genesis.network,
     dataDir: '.',
