@@ -12,6 +12,7 @@ import { encodeDepositOpReturn } from '../../chains/bitcoin/deposits.js';
 import { BitcoinRpcClient } from '../../chains/bitcoin/rpc.js';
 import { loadArtifact } from '../../chains/ethereum/artifacts.js';
 import { createProvider, waitReceipt } from '../../chains/ethereum/provider.js';
+import { payoutCoordinatorAbi } from '../../chains/ethereum/artifacts.js';
 import { BridgeError } from '../../errors.js';
 import type { DevnetState } from './layout.js';
 import { pollUntil } from './processes.js';
@@ -55,6 +56,16 @@ export class DemoStepError extends BridgeError {
 const btc = (sats: bigint): string => `${formatUnits(sats, 8)} BTC`;
 const btct = (sats: bigint): string => `${formatUnits(sats, 8)} BTCT`;
 
+/** Calls `fn` at most once per `periodMs` of elapsed time (for progress notes from a poll loop). */
+function every(periodMs: number, fn: (elapsedMs: number) => void): (elapsedMs: number) => void {
+  let next = periodMs;
+  return (ms) => {
+    if (ms < next) return;
+    next = (Math.floor(ms / periodMs) + 1) * periodMs;
+    fn(ms);
+  };
+}
+
 async function inStep<T>(step: DemoStep, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -76,6 +87,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const bsh = new Contract(state.contracts.bsh!, loadArtifact('BitcoinTokenService').abi, userB);
     const token = new Contract(state.contracts.btct!, loadArtifact('BTCT').abi, provider);
     const balanceB = async (): Promise<bigint> => (await token.getFunction('balanceOf')(userB.address)) as bigint;
+    const coordinator = state.contracts.payout !== undefined ? new Contract(state.contracts.payout, payoutCoordinatorAbi(), provider) : undefined;
+    /** Where the payout stands on the home chain, for the progress notes. */
+    const payoutStage = async (): Promise<string> => {
+      if (coordinator === undefined) return 'no payout coordinator deployed';
+      try {
+        const [inFlight, next, imported] = await Promise.all(['inFlight', 'nextBatchId', 'importedHeights'].map(async (f) => (await coordinator.getFunction(f)()) as bigint));
+        const s = await fetchStatus(state.nodes[0]!.httpUrl);
+        return `coordinator: ${inFlight! > 0n ? `batch ${inFlight} in flight` : `no batch in flight (next id ${next})`}, ${imported} BTP heights of deposits imported; v1 reports ${s?.pending?.withdrawals ?? '—'} pending withdrawals, ${s?.signatures?.payout ?? '—'} payout signatures`;
+      } catch (err) {
+        return `coordinator unreadable: ${(err as Error).message}`;
+      }
+    };
     const lastRelayed = async (): Promise<string> => {
       const s = await fetchStatus(state.nodes[0]!.httpUrl);
       return s?.btp?.lastRelayedHeight !== undefined ? String(s.btp.lastRelayedHeight) : '—';
@@ -103,21 +126,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const t0 = performance.now();
 
     // 2. Mint.
-    const minted = await inStep('mint', () => p.step(`waiting for the validators to sign and relay the deposit and the BSH to mint BTCT to user B (up to ${o.depositTimeoutSec} s)`, () =>
+    const minted = await inStep('mint', () => p.wait(`waiting for the validators to derive, sign and relay the deposit's BTP block and the BSH to mint BTCT to user B (up to ${o.depositTimeoutSec} s)`, (note) =>
       pollUntil(async () => {
         const b = await balanceB();
         return b > before.b ? b - before.b : undefined;
       }, {
         timeoutMs: o.depositTimeoutSec * 1000,
         intervalMs: 500,
-        what: 'BTCT minted to user B (is every validator up? see the status table and logs/)',
-        onTick: (ms) => {
-          if (ms > 0 && Math.floor(ms / 500) % 20 === 0) {
-            void Promise.all([rpc.getBlockCount(), lastRelayed()]).then(([h, r]) => o.out.write(`\n  … ${Math.round(ms / 1000)} s: bitcoin height ${h}, last relayed BTP height ${r}, still waiting `), () => undefined);
-          }
-        },
+        what: 'BTCT minted to user B (are the validators up? see the status table and logs/)',
+        onTick: every(10_000, (ms) => {
+          void Promise.all([rpc.getBlockCount(), lastRelayed()]).then(([h, r]) => note(`${Math.round(ms / 1000)} s: bitcoin height ${h}, last relayed BTP height ${r}, BTCT not minted yet`), () => undefined);
+        }),
       }),
-    (m) => `${btct(m)} minted`));
+    (m) => `${btct(m)} minted to user B`));
     const depositToMintSeconds = (performance.now() - t0) / 1000;
 
     // 3. Burn.
@@ -131,7 +152,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     // 4. Payout.
     const own = new Set(userA.coins.map((c) => c.txid));
     let scanned = burnHeight;
-    const payout = await inStep('payout', () => p.step(`waiting for the validators to sign and broadcast the payout and for it to confirm (up to ${o.payoutTimeoutSec} s)`, () =>
+    const payout = await inStep('payout', () => p.wait(`waiting for the validators to sign the payout, broadcast it and for it to confirm (up to ${o.payoutTimeoutSec} s)`, (note) =>
       pollUntil(async () => {
         const tip = await rpc.getBlockCount();
         if (tip <= scanned) return undefined;
@@ -142,11 +163,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         timeoutMs: o.payoutTimeoutSec * 1000,
         intervalMs: 500,
         what: `a payout to user A's address ${userA.address} in a Bitcoin block after height ${burnHeight}`,
-        onTick: (ms) => {
-          if (ms > 0 && Math.floor(ms / 500) % 20 === 0) o.out.write(`\n  … ${Math.round(ms / 1000)} s: scanned up to bitcoin height ${scanned}, still waiting `);
-        },
+        onTick: every(10_000, (ms) => {
+          void payoutStage().then((stage) => note(`${Math.round(ms / 1000)} s: no payout to user A up to bitcoin height ${scanned}; ${stage}`));
+        }),
       }),
-    (c) => `${btc(c.valueSats)} in ${c.txid}`));
+    (c) => `${btc(c.valueSats)} to user A in ${c.txid}`));
     const burnToPayoutSeconds = (performance.now() - t1) / 1000;
     userA.coins.push(payout);
 

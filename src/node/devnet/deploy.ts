@@ -97,12 +97,13 @@ export interface FederationAddresses {
   bsh: string;
   btct: string;
   payout?: string;
-  /** Not part of the genesis (validators find it through the registry). */
-  slasher?: string;
 }
 
 export interface DeployedFederation {
+  /** The contracts a node's config names (`ethereum.contracts`): usable as is. */
   addresses: FederationAddresses;
+  /** The Slasher's address (not in the config nor the genesis: validators find it through the registry). */
+  slasherAddress: string | undefined;
   genesis: FederationGenesis;
   /** `formatGenesis(genesis)`: the text to write as genesis.json. */
   genesisJson: string;
@@ -227,9 +228,14 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
     bsh: (await bridge.bsh.getAddress()).toLowerCase(),
     btct: (await bridge.btct.getAddress()).toLowerCase(),
   };
-  // The payout coordinator, once deployBridge deploys it (issue "[5 of 7]").
+  // The payout coordinator (deployed by deployBridge): the reserve becomes its first batch's input.
   const payout = (bridge as unknown as { payout?: Contract }).payout;
-  if (payout !== undefined) addresses.payout = (await payout.getAddress()).toLowerCase();
+  if (payout !== undefined) {
+    addresses.payout = (await payout.getAddress()).toLowerCase();
+    step('registering the bootstrap reserve with the payout coordinator');
+    const internalTxid = hexlify(getBytes(`0x${sent.txid}`).reverse());
+    await waitReceipt(provider, await payout.getFunction('initReserve')(internalTxid, 0, reserveSats, 0));
+  }
 
   let slasher: Contract | undefined;
   if (opts.slashing !== false) {
@@ -239,7 +245,6 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
       ...(payout !== undefined ? { payout } : {}),
       ...(opts.slashing !== undefined ? { params: opts.slashing } : {}),
     });
-    addresses.slasher = (await slasher.getAddress()).toLowerCase();
   }
 
   // 4. Genesis.
@@ -248,7 +253,7 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
     version: 1,
     network: opts.network ?? DEPLOY_DEFAULTS.network,
     chainId: Number(chainId),
-    contracts: { staking: addresses.staking, bmc: addresses.bmc, bmv: addresses.bmv, bsh: addresses.bsh, btct: addresses.btct, ...(addresses.payout !== undefined ? { payout: addresses.payout } : {}) },
+    contracts: addresses,
     srcNetworkUid,
     networkTypeId,
     networkId,
@@ -265,5 +270,5 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
     homeStartBlock,
   }, 'deployFederation');
   step('federation deployed');
-  return { addresses, genesis, genesisJson: formatGenesis(genesis), bridge, registry, slasher, epoch0Script: script, epoch0 };
+  return { addresses, slasherAddress: slasher === undefined ? undefined : (await slasher.getAddress()).toLowerCase(), genesis, genesisJson: formatGenesis(genesis), bridge, registry, slasher, epoch0Script: script, epoch0 };
 }

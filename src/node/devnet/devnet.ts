@@ -23,6 +23,7 @@ import { spawnBcoinRegtest, type BcoinChild } from '../../chains/bitcoin/regtest
 import { startDevChain, type DevChain } from '../../chains/ethereum/devchain.js';
 import { createProvider } from '../../chains/ethereum/provider.js';
 import { BridgeError } from '../../errors.js';
+import { configSchema } from '../config/schema.js';
 import { KeystoreDir, generatePrivateKey } from '../keystore/keystore.js';
 import { loadOrCreateNetworkKey } from '../p2p/network-key.js';
 import { deployFederation, type DeployedFederation } from './deploy.js';
@@ -138,7 +139,9 @@ async function ensureNodeKeys(layout: DevnetLayout, i: number, operatorKey: stri
 
 function nodeConfig(i: number, n: number, layout: DevnetLayout, ports: DevnetPorts, peers: readonly string[], dep: DeployedFederation, evmUrl: string, btcUrl: string): string {
   const others = Array.from({ length: n }, (_, j) => j).filter((j) => j !== i - 1);
-  const contracts: Record<string, string> = { ...dep.genesis.contracts };
+  const contracts: Record<string, string> = { ...dep.addresses };
+  // The Slasher, once the config knows the key (ethereum.contracts.slasher).
+  if (dep.slasherAddress !== undefined && configSchema.safeParse({ ethereum: { contracts: { slasher: dep.slasherAddress } } }).success) contracts.slasher = dep.slasherAddress;
   return `# Written by fednode devnet for validator v${i}; rewritten at every devnet start.\n${toToml({
     network: dep.genesis.network,
     dataDir: '.',
@@ -148,6 +151,8 @@ function nodeConfig(i: number, n: number, layout: DevnetLayout, ports: DevnetPor
     keys: { signingKey: 'validator', passwordFile: layout.nodePasswordFile(i) },
     bitcoin: { network: 'regtest', rpcUrl: btcUrl, confirmations: 1, pollIntervalMs: 250, bech32Prefix: 'rb' },
     ethereum: { rpcUrls: [evmUrl], chainId: DEVNET_CHAIN_ID, confirmations: 1, pollIntervalMs: 250, operatorKey: 'operator', contracts },
+    // Faster than the defaults (2 s home poll, 15 s takeover): the devnet is about quick feedback.
+    validator: { homePollIntervalMs: 500, collectAfterQuorumMs: 100, takeoverTimeoutMs: 5_000 },
     p2p: { listen: [`/ip4/127.0.0.1/tcp/${ports.p2p[i - 1]!}`], bootstrap: others.map((j) => `/ip4/127.0.0.1/tcp/${ports.p2p[j]!}/p2p/${peers[j]!}`), observers: [] },
     btp: { srcNetworkUid: dep.genesis.srcNetworkUid, networkTypeId: dep.genesis.networkTypeId, networkId: dep.genesis.networkId },
   })}\n`;
@@ -244,7 +249,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
       ports,
       evm: { rpcUrl: chain.rpcUrl, chainId: chain.chainId },
       bitcoin: { rpcUrl: btcUrl, network: 'regtest' },
-      contracts: deployed.addresses,
+      contracts: { ...deployed.addresses, ...(deployed.slasherAddress !== undefined ? { slasher: deployed.slasherAddress } : {}) },
       federation: { address: btcAddress.fromOutputScript(deployed.epoch0Script.p2wshOutput, btc.network), script: hexlify(deployed.epoch0Script.p2wshOutput) },
       nodes: keys.map((k, j) => ({ index: j + 1, address: k.address, operator: k.operator, peerId: k.peerId, httpUrl: `http://127.0.0.1:${ports.http[j]!}` })),
       demo: { userA: { privateKey: hexlify(userAKey), ...userA }, userB: { privateKey: userB.privateKey, address: userB.address } },

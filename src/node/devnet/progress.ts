@@ -20,7 +20,26 @@ export class Progress {
       throw err;
     }
   }
+
+  /**
+   * A long wait: `label…` on its own line, `  … note` lines from `fn` (what it is waiting for),
+   * then `  ok (t s): detail` or `  FAILED (t s)`.
+   */
+  async wait<T>(label: string, fn: (note: (text: string) => void) => Promise<T>, detail?: (value: T) => string): Promise<T> {
+    this.out.write(`${label}…\n`);
+    const t0 = performance.now();
+    try {
+      const value = await fn((text) => this.out.write(`  … ${text}\n`));
+      this.out.write(`  ok (${seconds(t0)})${detail ? `: ${detail(value)}` : ''}\n`);
+      return value;
+    } catch (err) {
+      this.out.write(`  FAILED (${seconds(t0)})\n`);
+      throw err;
+    }
+  }
 }
+
+
 
 export function seconds(t0: number): string {
   return `${((performance.now() - t0) / 1000).toFixed(1)} s`;

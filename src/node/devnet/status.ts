@@ -32,7 +32,7 @@ export interface ChainHeights {
 }
 
 const DASH = '—';
-const v = (x: unknown): string => (typeof x === 'number' || typeof x === 'string' ? String(x) : DASH);
+const v = (x: unknown): string => ((typeof x === 'number' && x >= 0) || typeof x === 'string' ? String(x) : DASH);
 const pair = (a: unknown, b: unknown): string => (a === undefined && b === undefined ? DASH : `${v(a)}/${v(b)}`);
 const trip = (a: unknown, b: unknown, c: unknown): string => (a === undefined && b === undefined && c === undefined ? DASH : `${v(a)}/${v(b)}/${v(c)}`);
 

@@ -7,6 +7,7 @@ import { RegtestFaucet } from '../../../src/chains/bitcoin/regtest/faucet.js';
 import { startDevChain, type DevChain } from '../../../src/chains/ethereum/devchain.js';
 import { createProvider } from '../../../src/chains/ethereum/provider.js';
 import { decodeHeader } from '../../../src/chains/btp/codec.js';
+import { configSchema } from '../../../src/node/config/schema.js';
 import { parseGenesis } from '../../../src/node/genesis/genesis.js';
 import { deployFederation, federationThreshold, peerIdBytes, type DeployedFederation } from '../../../src/node/devnet/deploy.js';
 
@@ -68,8 +69,10 @@ describe('deployFederation on a real dev chain and bcoin regtest', () => {
     expect(g.dstBtpAddress).toBe(`btp://0x7a69.eth/${g.contracts.bmc}`);
     for (const addr of Object.values(g.contracts)) expect((await provider.getCode(addr)).length, addr).toBeGreaterThan(2);
     // The Slasher is wired into the registry (not part of the genesis).
-    expect(deployed.addresses.slasher).toMatch(/^0x[0-9a-f]{40}$/);
-    expect(((await deployed.registry.getFunction('slasher')()) as string).toLowerCase()).toBe(deployed.addresses.slasher);
+    expect(deployed.slasherAddress).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(((await deployed.registry.getFunction('slasher')()) as string).toLowerCase()).toBe(deployed.slasherAddress);
+    // The addresses are a valid ethereum.contracts config section.
+    expect(configSchema.parse({ ethereum: { contracts: deployed.addresses } }).ethereum.contracts).toEqual(deployed.addresses);
     const header = decodeHeader(getBytes(g.firstBlockHeader));
     expect(header.mainHeight).toBe(g.bitcoin.startHeight - 1);
     expect(header.nextProofContext).not.toBeNull();
@@ -86,5 +89,8 @@ describe('deployFederation on a real dev chain and bcoin regtest', () => {
     const raw = await btc.rpc.getRawTransaction(r.txid);
     expect(raw).toContain(hexlify(deployed.epoch0Script.p2wshOutput).slice(2));
     expect(await deployed.bridge.bsh.getFunction('isFederationScript')(keccak256(deployed.epoch0Script.p2wshOutput))).toBe(true);
+    // The payout coordinator knows it as its first input.
+    expect(await deployed.bridge.payout.getFunction('hasReserve')()).toBe(true);
+    expect(deployed.addresses.payout).toBe(deployed.genesis.contracts.payout);
   });
 });

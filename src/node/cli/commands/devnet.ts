@@ -31,11 +31,18 @@ function reportDemo(io: CliIo, json: boolean, outcome: { result?: DemoResult; er
   return 1;
 }
 
-/** Resolves on the first SIGINT/SIGTERM (and removes its handlers). */
-function untilSignal(): { promise: Promise<NodeJS.Signals>; dispose(): void } {
+/** Resolves on the first SIGINT/SIGTERM (and removes its handlers); a second one exits at once. */
+function untilSignal(io: CliIo): { promise: Promise<NodeJS.Signals>; dispose(): void } {
   let done: (s: NodeJS.Signals) => void = () => undefined;
   const promise = new Promise<NodeJS.Signals>((r) => { done = r; });
-  const on = (s: NodeJS.Signals): void => done(s);
+  let count = 0;
+  const on = (s: NodeJS.Signals): void => {
+    if (++count > 1) {
+      io.stderr.write(`second ${s}: exiting now (the EVM node is killed on exit; check for leftover processes with ps)\n`);
+      process.exit(130);
+    }
+    done(s);
+  };
   process.on('SIGINT', on);
   process.on('SIGTERM', on);
   return { promise, dispose: () => { process.off('SIGINT', on); process.off('SIGTERM', on); } };
@@ -52,16 +59,18 @@ export function registerDevnetCommands(program: Command, io: CliIo): void {
     .option('--base-port <port>', 'move every port: EVM <port>, bitcoin <port>+1, HTTP <port>+100+i, p2p <port>+200+i', int('--base-port'))
     .option('--demo', 'run the demo (one transfer each way) once the validators are up')
     .option('--exit', 'non-interactive: with --demo, stop after the demo and print one JSON line; without it, stop once everything is up')
+    .option('--deposit-timeout <s>', 'demo: longest wait for the mint', positive('--deposit-timeout'), DEMO_DEFAULTS.depositTimeoutSec)
+    .option('--payout-timeout <s>', 'demo: longest wait for the payout', positive('--payout-timeout'), DEMO_DEFAULTS.payoutTimeoutSec)
     .addHelpText('after', `
 Ports (default): EVM 8545, bitcoin RPC 18443, validator i HTTP 8645+i-1, p2p 9651+i-1, all on 127.0.0.1.
 Data: --dir holds the keys, configs, logs and chain data (see docs/DEVNET.md).
 A second start reuses the keys; the EVM node keeps no state on disk, so both chains start afresh
-and the contracts are redeployed. Ctrl-C stops every process the devnet started.`)
-    .action(async (opts: { validators: number; dir: string; reset?: boolean; blockInterval: number; basePort?: number; demo?: boolean; exit?: boolean }) => {
+and the contracts are redeployed. Ctrl-C stops every process the devnet started (twice: exit now).`)
+    .action(async (opts: { validators: number; dir: string; reset?: boolean; blockInterval: number; basePort?: number; demo?: boolean; exit?: boolean; depositTimeout: number; payoutTimeout: number }) => {
       const json = opts.exit === true;
       // In --exit mode stdout carries only the result line; progress goes to stderr.
       const out = json ? io.stderr : io.stdout;
-      const signal = untilSignal();
+      const signal = untilSignal(io);
       let devnet: RunningDevnet | undefined;
       const t0 = performance.now();
       try {
@@ -89,7 +98,7 @@ and the contracts are redeployed. Ctrl-C stops every process the devnet started.
         if (opts.demo) {
           writeLine(out, '— demo —');
           const outcome = await Promise.race([
-            runDemo({ state: devnet.state, out }).then((result) => ({ result }), (error: unknown) => ({ error })),
+            runDemo({ state: devnet.state, out, depositTimeoutSec: opts.depositTimeout, payoutTimeoutSec: opts.payoutTimeout }).then((result) => ({ result }), (error: unknown) => ({ error })),
             devnet.failed.then((why) => ({ error: new BridgeError({ code: 'DEVNET_NODE_EXITED', message: why }) })),
             signal.promise.then(() => ({ error: new BridgeError({ code: 'DEVNET_INTERRUPTED', message: 'interrupted' }) })),
           ]);
@@ -124,13 +133,15 @@ and the contracts are redeployed. Ctrl-C stops every process the devnet started.
     .option('--dir <path>', 'the devnet directory', DEVNET_DEFAULTS.dir)
     .option('--amount <sats>', 'deposit amount in satoshis', int('--amount'), Number(DEMO_DEFAULTS.amountSats))
     .option('--exit', 'non-interactive: print one JSON line with the timings and exit 0, or the failed step and exit 1')
-    .action(async (opts: { dir: string; amount: number; exit?: boolean }) => {
+    .option('--deposit-timeout <s>', 'longest wait for the mint', positive('--deposit-timeout'), DEMO_DEFAULTS.depositTimeoutSec)
+    .option('--payout-timeout <s>', 'longest wait for the payout', positive('--payout-timeout'), DEMO_DEFAULTS.payoutTimeoutSec)
+    .action(async (opts: { dir: string; amount: number; exit?: boolean; depositTimeout: number; payoutTimeout: number }) => {
       const json = opts.exit === true;
       const out = json ? io.stderr : io.stdout;
       let outcome: { result?: DemoResult; error?: unknown };
       try {
         const state = await readDevnetState(resolve(opts.dir));
-        outcome = { result: await runDemo({ state, out, amountSats: BigInt(opts.amount) }) };
+        outcome = { result: await runDemo({ state, out, amountSats: BigInt(opts.amount), depositTimeoutSec: opts.depositTimeout, payoutTimeoutSec: opts.payoutTimeout }) };
       } catch (error) {
         outcome = { error };
       }

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { parse as parseToml, stringify as toToml } from 'smol-toml';
 import { BridgeError } from '../../../errors.js';
 import { readConfigFile } from '../../config/load.js';
+import { formatGenesis, readGenesis } from '../../genesis/genesis.js';
 import { PRESET_NAMES, presetPath } from '../../config/presets.js';
 import { dataDirFlag, globalsOf, writeLine, type CliIo } from '../context.js';
 
@@ -14,8 +15,9 @@ export function registerInitCommand(program: Command, io: CliIo): void {
     .description('write a starting config and data directory')
     .requiredOption('--network <name|file>', `a preset (${PRESET_NAMES.join(', ')}) or a TOML file to start from`)
     .option('--force', 'replace an existing config.toml')
+    .option('--genesis <file>', 'the federation\'s genesis file: checked and copied to <datadir>/genesis.json')
     .addHelpText('after', '\nThe data directory is --datadir (or FEDNODE_DATADIR, default ~/.fednode).\nNext steps: fednode keys new; fednode config validate; fednode start.')
-    .action(async (opts: { network: string; force?: boolean }, cmd: Command) => {
+    .action(async (opts: { network: string; force?: boolean; genesis?: string }, cmd: Command) => {
       const dataDir = dataDirFlag(globalsOf(cmd), io.env);
       const source = PRESET_NAMES.includes(opts.network) ? presetPath(opts.network) : resolve(opts.network);
       if (!existsSync(source)) {
@@ -25,6 +27,8 @@ export function registerInitCommand(program: Command, io: CliIo): void {
         });
       }
       readConfigFile(source); // fail early on a file that is not TOML
+      // Fail early on a genesis file that does not parse, before writing anything.
+      const genesis = opts.genesis !== undefined ? await readGenesis(resolve(opts.genesis)) : undefined;
       const target = join(dataDir, 'config.toml');
       if (existsSync(target) && !opts.force) {
         throw new BridgeError({ code: 'INIT_EXISTS', message: `${target} already exists (use --force to replace it)`, file: target });
@@ -37,6 +41,12 @@ export function registerInitCommand(program: Command, io: CliIo): void {
       await writeFile(target, out, { mode: 0o600 });
       writeLine(io.stdout, `wrote ${target} (from ${source})`);
       writeLine(io.stdout, `data directory: ${dataDir}`);
+      if (genesis !== undefined) {
+        const genesisTarget = join(dataDir, 'genesis.json');
+        if (existsSync(genesisTarget) && !opts.force) throw new BridgeError({ code: 'INIT_EXISTS', message: `${genesisTarget} already exists (use --force to replace it)`, file: genesisTarget });
+        await writeFile(genesisTarget, formatGenesis(genesis));
+        writeLine(io.stdout, `wrote ${genesisTarget} (network ${genesis.network}, chain id ${genesis.chainId}, epoch 0 of ${genesis.epoch0.validators.length} validators)`);
+      }
       writeLine(io.stdout, 'next: fednode keys new, then fednode config validate, then fednode start');
     });
 }
