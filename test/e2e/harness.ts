@@ -29,7 +29,7 @@ import { KeystoreDir } from '../../src/node/keystore/keystore.js';
 import { createMetrics, type MetricsFactory } from '../../src/node/metrics.js';
 import { loadOrCreateNetworkKey } from '../../src/node/p2p/network-key.js';
 import type { P2pHostOptions } from '../../src/node/p2p/host.js';
-import { createValidator, type Validator } from '../../src/node/validator/validator.js';
+import { createValidator, type Validator, type ValidatorDeps } from '../../src/node/validator/validator.js';
 
 export const FAST_P2P: Partial<P2pHostOptions> = {
   gossipHeartbeatMs: 100,
@@ -40,6 +40,8 @@ export const FAST_P2P: Partial<P2pHostOptions> = {
 };
 
 export interface HarnessOptions {
+  /** Duties beside the BTP pipeline (default: all on, as in `fednode start`). */
+  duties?: ValidatorDeps['duties'];
   validators: number;
   /** Bitcoin confirmations k (default 2). */
   confirmations?: number;
@@ -230,6 +232,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
           health: x.health,
           bitcoinRpc: over.bitcoinRpc ?? btc.rpc,
           p2p: opts.p2p ?? FAST_P2P,
+          ...(opts.duties !== undefined ? { duties: opts.duties } : {}),
         });
         await x.validator.start();
       },

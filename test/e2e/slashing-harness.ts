@@ -33,6 +33,8 @@ export async function startNodeWithEvidence(h: Harness, i: number, onEvidence: (
     bitcoinRpc: h.btc.rpc,
     p2p: FAST_P2P,
     onEvidence,
+    // The test drives its own accountability modules beside the validators.
+    duties: { accountability: false },
   });
   await x.validator.start();
 }
@@ -45,7 +47,7 @@ export async function accountabilityOf(v: Validator, options: Partial<Accountabi
 }
 
 export function slasherContract(h: Harness): Contract {
-  return new Contract(h.deployed.addresses.slasher!, loadArtifact('Slasher').abi, h.provider);
+  return new Contract(h.deployed.slasherAddress!, loadArtifact('Slasher').abi, h.provider);
 }
 
 export function registryContract(h: Harness): Contract {

@@ -230,9 +230,14 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
     this.emit('derived', { height: b.height, block: d.block !== null, messages: d.block?.messages.length ?? 0 });
     if (d.block !== null && rec !== undefined) {
       this.#log.info({ height: b.height, messages: d.block.messages.length, decision: toHex(d.block.decisionHash) }, 'derived BTP block');
-      // Catching up below what the home chain already accepted: nothing to sign or relay.
-      if (b.height <= this.#relayed) await this.#d.store.prune(this.#relayed);
-      else await this.#open(rec, d.block.header, d.block.messages, false);
+      // Catching up below what the home chain already accepted: nothing to collect or relay, but
+      // the block is signed into the sign-log, so the accountability module can record our
+      // signature on chain (BMV recordSignature) while the window is open and we are not
+      // slashed for a duty we missed only because we were down (DESIGN.md §2 "Missed duty").
+      if (b.height <= this.#relayed) {
+        await this.#signCatchUp(rec);
+        await this.#d.store.prune(this.#relayed);
+      } else await this.#open(rec, d.block.header, d.block.messages, false);
     }
     return 'done';
   }
@@ -249,6 +254,21 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
       }
     }
     await this.#sign(p);
+  }
+
+  /** Sign-log entry (no gossip) for a block the home chain accepted while we were behind. */
+  async #signCatchUp(rec: PendingRecord): Promise<void> {
+    const snap = this.#d.snapshot();
+    const nowMs = this.#d.now();
+    try {
+      if (snap === undefined) return;
+      assertMaySign({ now: Math.floor(nowMs / 1000), homeViewTime: snap.viewTime, schedulingMarginSeconds: snap.schedulingMarginSeconds, halt: await this.#d.signLog.haltState() });
+      await signBtpBlock(this.#d.signLog, { decisionHash: unhex(rec.decisionHash), header: { mainHeight: rec.height } as BTPBlockHeader }, rec.btcBlockHash, this.#d.signingKey, nowMs);
+      if (rec.height > this.#lastSigned) this.#lastSigned = rec.height;
+    } catch (err) {
+      // Not signing here only costs the chance to record a late signature; never fatal.
+      this.#log.warn({ height: rec.height, code: (err as { code?: string }).code, err: (err as Error).message }, 'catch-up block not signed');
+    }
   }
 
   /** Signs our block at `p` if allowed now (halt / stale view: later, from tick). */

@@ -33,6 +33,8 @@ import { BtpPipeline } from './btp-pipeline.js';
 import { checkGenesisAgainstConfig, derivationConfigOf, genesisChain, genesisDerivationState } from './genesis-state.js';
 import { HomeView } from './home-view.js';
 import { Relayer } from './relayer.js';
+import { accountabilityFromServices, type Accountability } from './accountability/index.js';
+import { createValidatorPayouts, type PayoutPipeline } from './payouts/index.js';
 import { DeferredWatcherStore, ValidatorStateStore } from './state-store.js';
 
 /**
@@ -63,13 +65,23 @@ export interface ValidatorDeps {
   /** Extra p2p options (tests: short heartbeats, a fake clock). */
   p2p?: Partial<Omit<P2pHostOptions, 'network' | 'privateKey' | 'signer'>>;
   /**
-   * Equivocation evidence gathered from gossip. TODO(slasher): submit it to the slashing
-   * contract (another module); until then it is logged and counted.
+   * Equivocation evidence gathered from gossip (also handed to the accountability module,
+   * which submits it to the Slasher).
    */
   onEvidence?: (evidence: BtpEquivocationEvidence[]) => void;
+  /**
+   * The duties beside the BTP pipeline, both on by default: the payout pipeline
+   * (docs/PAYOUTS.md; needs `genesis.contracts.payout`) and accountability (evidence,
+   * own-signature defence, missed-duty keeper; docs/ACCOUNTABILITY.md; needs the registry's
+   * slasher). Tests that drive a module themselves turn it off here.
+   */
+  duties?: { payouts?: boolean; accountability?: boolean };
   /** Wall clock, unix ms (tests). */
   now?: () => number;
 }
+
+/** Evidence kept while the accountability module is not running yet. */
+const MAX_EARLY_EVIDENCE = 64;
 
 /** What the payout module (src/node/validator/payouts) and other duties need, in one place. */
 export interface ValidatorServices {
@@ -212,6 +224,9 @@ export function createValidator(deps: ValidatorDeps): Validator {
       }
     },
   });
+  let accountability: Accountability | undefined;
+  let payouts: PayoutPipeline | undefined;
+  const earlyEvidence: BtpEquivocationEvidence[] = [];
   const pipeline = new BtpPipeline({
     config: dcfg,
     networkId: genesis.networkId,
@@ -229,7 +244,9 @@ export function createValidator(deps: ValidatorDeps): Validator {
       if (handle.record().state === 'skipped') await pipeline.markRelayed(height);
     },
     onEvidence: (ev) => {
-      // TODO(slasher): hand the evidence to the slashing contract client once it exists.
+      // Evidence found before the accountability module started is kept (bounded) and handed over at start.
+      if (accountability !== undefined) accountability.acceptEvidence(ev);
+      else earlyEvidence.push(...ev.slice(0, Math.max(0, MAX_EARLY_EVIDENCE - earlyEvidence.length)));
       deps.onEvidence?.(ev);
     },
     maxRelayBytes: v.maxRelayBytes,
@@ -471,13 +488,26 @@ export function createValidator(deps: ValidatorDeps): Validator {
           lastSignedHeight: BigInt(Math.max(0, pipeline.lastSignedHeight)),
         }),
       );
-      log.info({ peerId, nextHeight: state.nextHeight, relayed }, 'validator started');
+      // Duties beside the BTP pipeline, on the same services (one TxSender: one nonce sequence).
+      if (deps.duties?.payouts !== false && genesis.contracts.payout !== undefined) {
+        payouts = createValidatorPayouts(services, { btpStore });
+        await payouts.start();
+      }
+      if (deps.duties?.accountability !== false) {
+        accountability = await accountabilityFromServices(services);
+        await accountability?.start();
+        accountability?.acceptEvidence(earlyEvidence.splice(0));
+      }
+      log.info({ peerId, nextHeight: state.nextHeight, relayed, payouts: payouts !== undefined, accountability: accountability !== undefined }, 'validator started');
     },
 
     async stop() {
       abort.abort();
       for (const t of timers) clearInterval(t);
       await Promise.allSettled(loops);
+      // Duties first: they submit through the sender, which stops after them.
+      await payouts?.stop();
+      await accountability?.stop();
       await homeView.stop();
       await bmvWatcher?.stop();
       await sender.stop();

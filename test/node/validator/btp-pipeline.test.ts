@@ -158,7 +158,7 @@ describe('BtpPipeline', () => {
     });
   });
 
-  it('catching up below the height the home chain already accepted: derives and stores, signs nothing', async () => {
+  it('catching up below the height the home chain already accepted: derives and stores, signs into the sign-log only (no gossip, no relay)', async () => {
     await withTempDir(async (dir) => {
       const db = await openDatabase(dir, { log: silentLogger() });
       const r = rig(db, 2);
@@ -168,7 +168,10 @@ describe('BtpPipeline', () => {
       expect(r.published).toEqual([]);
       expect(r.pipeline.pendingCount).toBe(0);
       expect(await r.store.pending()).toEqual([]);
-      expect((await new SignLog(db).contents()).btp).toEqual([]);
+      // Signed into the sign-log (so the node can record a late signature on chain), never gossiped.
+      const btp = (await new SignLog(db).contents()).btp;
+      expect(btp.map((e) => e.height)).toEqual([START]);
+      expect(r.published).toEqual([]);
       await db.close();
     });
   });
