@@ -97,12 +97,14 @@ export interface FederationAddresses {
   bsh: string;
   btct: string;
   payout?: string;
+  /** The Slasher (config `ethereum.contracts.slasher`; not in the genesis). */
+  slasher?: string;
 }
 
 export interface DeployedFederation {
   /** The contracts a node's config names (`ethereum.contracts`): usable as is. */
   addresses: FederationAddresses;
-  /** The Slasher's address (not in the config nor the genesis: validators find it through the registry). */
+  /** Same as `addresses.slasher`. */
   slasherAddress: string | undefined;
   genesis: FederationGenesis;
   /** `formatGenesis(genesis)`: the text to write as genesis.json. */
@@ -245,6 +247,7 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
       ...(payout !== undefined ? { payout } : {}),
       ...(opts.slashing !== undefined ? { params: opts.slashing } : {}),
     });
+    addresses.slasher = (await slasher.getAddress()).toLowerCase();
   }
 
   // 4. Genesis.
@@ -253,7 +256,7 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
     version: 1,
     network: opts.network ?? DEPLOY_DEFAULTS.network,
     chainId: Number(chainId),
-    contracts: addresses,
+    contracts: { staking: addresses.staking, bmc: addresses.bmc, bmv: addresses.bmv, bsh: addresses.bsh, btct: addresses.btct, ...(addresses.payout !== undefined ? { payout: addresses.payout } : {}) },
     srcNetworkUid,
     networkTypeId,
     networkId,
@@ -270,5 +273,5 @@ export async function deployFederation(opts: DeployFederationOptions): Promise<D
     homeStartBlock,
   }, 'deployFederation');
   step('federation deployed');
-  return { addresses, slasherAddress: slasher === undefined ? undefined : (await slasher.getAddress()).toLowerCase(), genesis, genesisJson: formatGenesis(genesis), bridge, registry, slasher, epoch0Script: script, epoch0 };
+  return { addresses, slasherAddress: addresses.slasher, genesis, genesisJson: formatGenesis(genesis), bridge, registry, slasher, epoch0Script: script, epoch0 };
 }

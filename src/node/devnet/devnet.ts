@@ -23,7 +23,6 @@ import { spawnBcoinRegtest, type BcoinChild } from '../../chains/bitcoin/regtest
 import { startDevChain, type DevChain } from '../../chains/ethereum/devchain.js';
 import { createProvider } from '../../chains/ethereum/provider.js';
 import { BridgeError } from '../../errors.js';
-import { configSchema } from '../config/schema.js';
 import { KeystoreDir, generatePrivateKey } from '../keystore/keystore.js';
 import { loadOrCreateNetworkKey } from '../p2p/network-key.js';
 import { deployFederation, type DeployedFederation } from './deploy.js';
@@ -140,8 +139,6 @@ async function ensureNodeKeys(layout: DevnetLayout, i: number, operatorKey: stri
 function nodeConfig(i: number, n: number, layout: DevnetLayout, ports: DevnetPorts, peers: readonly string[], dep: DeployedFederation, evmUrl: string, btcUrl: string): string {
   const others = Array.from({ length: n }, (_, j) => j).filter((j) => j !== i - 1);
   const contracts: Record<string, string> = { ...dep.addresses };
-  // The Slasher, once the config knows the key (ethereum.contracts.slasher).
-  if (dep.slasherAddress !== undefined && configSchema.safeParse({ ethereum: { contracts: { slasher: dep.slasherAddress } } }).success) contracts.slasher = dep.slasherAddress;
   return `# Written by fednode devnet for validator v${i}; rewritten at every devnet start.\n${toToml({
     network: dep.genesis.network,
     dataDir: '.',
@@ -249,7 +246,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
       ports,
       evm: { rpcUrl: chain.rpcUrl, chainId: chain.chainId },
       bitcoin: { rpcUrl: btcUrl, network: 'regtest' },
-      contracts: { ...deployed.addresses, ...(deployed.slasherAddress !== undefined ? { slasher: deployed.slasherAddress } : {}) },
+      contracts: deployed.addresses,
       federation: { address: btcAddress.fromOutputScript(deployed.epoch0Script.p2wshOutput, btc.network), script: hexlify(deployed.epoch0Script.p2wshOutput) },
       nodes: keys.map((k, j) => ({ index: j + 1, address: k.address, operator: k.operator, peerId: k.peerId, httpUrl: `http://127.0.0.1:${ports.http[j]!}` })),
       demo: { userA: { privateKey: hexlify(userAKey), ...userA }, userB: { privateKey: userB.privateKey, address: userB.address } },

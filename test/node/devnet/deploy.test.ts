@@ -69,7 +69,8 @@ describe('deployFederation on a real dev chain and bcoin regtest', () => {
     expect(g.dstBtpAddress).toBe(`btp://0x7a69.eth/${g.contracts.bmc}`);
     for (const addr of Object.values(g.contracts)) expect((await provider.getCode(addr)).length, addr).toBeGreaterThan(2);
     // The Slasher is wired into the registry (not part of the genesis).
-    expect(deployed.slasherAddress).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(deployed.addresses.slasher).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(deployed.slasherAddress).toBe(deployed.addresses.slasher);
     expect(((await deployed.registry.getFunction('slasher')()) as string).toLowerCase()).toBe(deployed.slasherAddress);
     // The addresses are a valid ethereum.contracts config section.
     expect(configSchema.parse({ ethereum: { contracts: deployed.addresses } }).ethereum.contracts).toEqual(deployed.addresses);
