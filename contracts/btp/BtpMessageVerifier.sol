@@ -324,7 +324,10 @@ contract BtpMessageVerifier is IBtpMessageVerifier, Roles {
             epoch = setEpoch[currentSetId] + 1;
             if (!registry.isFrozen(epoch)) revert NextEpochNotFrozen(epoch);
             if (!_sameSet(h.nextValidators, registry.epochValidators(epoch))) revert NextProofContextMismatch(epoch);
-            registry.activateEpoch(epoch, h.mainHeight);
+            // The new set signs from the next Bitcoin height on (CONSENSUS.md §2.3: activation at
+            // b + 1 for the block b that carries NextProofContext), the same height the
+            // validators' derivation records and `ValidatorSetChanged.fromHeight` reports.
+            registry.activateEpoch(epoch, h.mainHeight + 1);
         }
         uint32 next = currentSetId + 1;
         currentSetId = next;

@@ -181,7 +181,8 @@ describe('ValidatorRegistry: staking, epochs, and the BMV following it', () => {
       await relay(sw.relay);
       expect(await registry.getFunction('currentEpoch')()).toBe(1n);
       const [, , activationBtcHeight, , active] = await registry.getFunction('epochInfo')(1);
-      expect([activationBtcHeight, active]).toEqual([BigInt(height + 1), true]);
+      // the switch block is height + 1; the new set signs from height + 2 (CONSENSUS.md §2.3)
+      expect([activationBtcHeight, active]).toEqual([BigInt(height + 2), true]);
       expect(await d.bmv.getFunction('currentValidators')()).toEqual(frozen);
 
       // from the next height on, only the new set's signatures count
