@@ -91,7 +91,7 @@ export interface Harness {
   readonly btct: Contract;
   readonly bmv: Contract;
   /** Starts validator i in process; `bitcoinRpc` replaces the regtest node's client (fault injection). */
-  startNode(i: number, over?: { bitcoinRpc?: BitcoinRpcClient }): Promise<void>;
+  startNode(i: number, over?: { bitcoinRpc?: BitcoinRpcClient; onEvidence?: ValidatorDeps['onEvidence']; duties?: ValidatorDeps['duties'] }): Promise<void>;
   stopNode(i: number): Promise<void>;
   /** Pays `sats` to epoch 0's P2WSH script with a deposit OP_RETURN for `recipient`; returns the txid (not mined). */
   deposit(recipient: string, sats: bigint): Promise<string>;
@@ -232,7 +232,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
           health: x.health,
           bitcoinRpc: over.bitcoinRpc ?? btc.rpc,
           p2p: opts.p2p ?? FAST_P2P,
-          ...(opts.duties !== undefined ? { duties: opts.duties } : {}),
+          ...(over.onEvidence !== undefined ? { onEvidence: over.onEvidence } : {}),
+          ...((over.duties ?? opts.duties) !== undefined ? { duties: over.duties ?? opts.duties } : {}),
         });
         await x.validator.start();
       },

@@ -4,39 +4,16 @@
  * from a running validator's services — the way the composition root is to construct it
  * (docs/ACCOUNTABILITY.md §5).
  */
-import { Contract, getBytes } from 'ethers';
+import { Contract } from 'ethers';
 import { loadArtifact } from '../../src/chains/ethereum/artifacts.js';
 import type { BtpEquivocationEvidence } from '../../src/consensus/equivocation.js';
-import { openDatabase } from '../../src/node/db/database.js';
-import { Health } from '../../src/node/health.js';
-import { silentLogger, type Logger } from '../../src/node/logger.js';
 import { accountabilityFromServices, type Accountability, type AccountabilityOptions } from '../../src/node/validator/accountability/index.js';
-import { createValidator, type Validator } from '../../src/node/validator/validator.js';
-import { FAST_P2P, type Harness } from './harness.js';
+import type { Validator } from '../../src/node/validator/validator.js';
+import type { Harness } from './harness.js';
 
-/** Like `Harness.startNode(i)`, with the validator's `onEvidence` hook set. */
-export async function startNodeWithEvidence(h: Harness, i: number, onEvidence: (ev: BtpEquivocationEvidence[]) => void, log: Logger = silentLogger()): Promise<void> {
-  const x = h.nodes[i]!;
-  if (x.validator !== undefined) return;
-  x.db = await openDatabase(x.dir, { log });
-  x.health = new Health();
-  x.validator = createValidator({
-    config: x.config,
-    genesis: h.deployed.genesis,
-    signingKey: getBytes(x.signingKey),
-    networkKey: x.networkKey,
-    operator: x.operator,
-    db: x.db,
-    log: log.child({ validator: i }),
-    metrics: x.metrics,
-    health: x.health,
-    bitcoinRpc: h.btc.rpc,
-    p2p: FAST_P2P,
-    onEvidence,
-    // The test drives its own accountability modules beside the validators.
-    duties: { accountability: false },
-  });
-  await x.validator.start();
+/** `Harness.startNode(i)` with the validator's `onEvidence` hook set (the test drives its own accountability modules). */
+export async function startNodeWithEvidence(h: Harness, i: number, onEvidence: (ev: BtpEquivocationEvidence[]) => void): Promise<void> {
+  await h.startNode(i, { onEvidence, duties: { accountability: false } });
 }
 
 /** The accountability module of a started validator, as the composition root builds it (not started). */

@@ -1,14 +1,12 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Contract, Wallet, getBytes, hexlify, parseEther } from 'ethers';
+import { Contract, Wallet, hexlify, parseEther } from 'ethers';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deployRegistry, stakeValidator } from '../../../src/chains/ethereum/contracts.js';
 import { startDevChain, type DevChain } from '../../../src/chains/ethereum/devchain.js';
 import { createProvider, waitReceipt } from '../../../src/chains/ethereum/provider.js';
-import { KeystoreDir } from '../../../src/node/keystore/keystore.js';
 import { loadOrCreateNetworkKey } from '../../../src/node/p2p/network-key.js';
 import { runCli, withTempDir } from '../../helpers/cli.js';
+import { writeOperatorNode } from './operator-node.js';
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
@@ -38,21 +36,8 @@ afterAll(async () => {
   await chain?.stop();
 });
 
-/** A node directory: signing + operator keystores (light), password file, config pointing at the dev chain. */
-async function node(dir: string, operatorKey: string): Promise<{ signer: string; cfg: string }> {
-  const keys = KeystoreDir.forDataDir(dir);
-  const signing = Wallet.createRandom();
-  await keys.create('validator', getBytes(signing.privateKey), PW, { light: true });
-  await keys.create('operator', getBytes(operatorKey), PW, { light: true });
-  writeFileSync(join(dir, 'pw.txt'), `${PW}\n`);
-  const cfg = join(dir, 'config.toml');
-  writeFileSync(cfg, [
-    'dataDir = "."',
-    '[keys]', `passwordFile = "${join(dir, 'pw.txt')}"`,
-    '[ethereum]', `rpcUrls = ["${chain.rpcUrl}"]`, `chainId = ${chain.chainId}`, 'operatorKey = "operator"',
-    '[ethereum.contracts]', `staking = "${registryAddr}"`,
-  ].join('\n') + '\n');
-  return { signer: signing.address, cfg };
+function node(dir: string, operatorKey: string): Promise<{ signer: string; cfg: string }> {
+  return writeOperatorNode(dir, { operatorKey, password: PW, rpcUrl: chain.rpcUrl, chainId: chain.chainId, registry: registryAddr });
 }
 
 describe('fednode join / exit / withdraw-stake (child process, real dev chain)', () => {

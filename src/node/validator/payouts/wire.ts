@@ -3,7 +3,6 @@ import { toHex } from '../../../chains/btp/bytes.js';
 import { bytesToHex, reverseBytes } from '../../../chains/bitcoin/bytes.js';
 import { decodeRecord } from '../../../chains/bitcoin/records.js';
 import type { HomeSnapshot } from '../../../consensus/home-state.js';
-import { assertMaySign } from '../../../consensus/safety.js';
 import { BridgeError } from '../../../errors.js';
 import type { BtpStore } from '../../rpc/store.js';
 import type { ValidatorServices } from '../validator.js';
@@ -71,11 +70,7 @@ export function createValidatorPayouts(s: ValidatorServices, args: ValidatorPayo
       consensusMetrics: s.consensusMetrics,
       now: s.now,
       keepers: () => currentEpochValidators(s.homeView.snapshot) ?? s.genesis.epoch0.validators.map((a) => a.toLowerCase()),
-      maySign: async () => {
-        const snap = s.homeView.snapshot;
-        if (snap === undefined) throw new BridgeError({ code: 'CONSENSUS_HOME_VIEW_STALE', reason: 'no home view yet' });
-        assertMaySign({ now: Math.floor(s.now() / 1000), homeViewTime: snap.viewTime, schedulingMarginSeconds: snap.schedulingMarginSeconds, halt: await s.signLog.haltState() });
-      },
+      maySign: s.maySign,
       ledger: async () => {
         const d = await stateStore.loadDerivation();
         return d === undefined ? undefined : (outpoint: string) => d.state.ledger.get(outpoint);
