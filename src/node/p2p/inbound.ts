@@ -13,8 +13,6 @@ export interface InboundMessage {
   msgId: string;
   /** Peer that forwarded it to us. */
   source: string;
-  /** Origin authenticated by gossipsub (StrictSign). */
-  from: { bytes: Uint8Array; id: string };
   data: Uint8Array;
   receivedAtMs: number;
 }
@@ -134,13 +132,13 @@ export class InboundPipeline {
     const { metrics, state, log } = this.deps;
     const endTimer = metrics.validationSeconds.startTimer({ topic: m.kind });
     const nowMs = this.deps.now();
-    const v = validateEnvelope(m.kind, m.data, m.from, state, nowMs);
+    const v = validateEnvelope(m.kind, m.data, state, nowMs);
     endTimer();
     if (v.verdict !== 'accept') {
       metrics.messages.inc({ topic: m.kind, result: v.verdict });
       metrics.verdictReasons.inc({ topic: m.kind, reason: v.reason });
       if (v.verdict === 'reject') {
-        log.debug({ topic: m.kind, from: m.from.id, source: m.source, reason: v.reason, detail: v.detail }, 'rejected gossip message');
+        log.debug({ topic: m.kind, source: m.source, reason: v.reason, detail: v.detail }, 'rejected gossip message');
       }
       this.deps.report(m, v.verdict);
       return;
@@ -151,7 +149,7 @@ export class InboundPipeline {
     const handler = this.handlers.get(m.kind);
     if (handler !== undefined) {
       const meta: InboundMeta = {
-        signer: v.signer, peerId: m.from.id, propagationSource: m.source,
+        signer: v.signer, peerId: v.peerId, propagationSource: m.source,
         sentAtMs: Number(v.envelope.timestampMs), receivedAtMs: m.receivedAtMs,
       };
       let ignored = 0;

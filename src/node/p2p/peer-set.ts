@@ -36,6 +36,8 @@ function normalizeAddress(address: string): string {
 export class PeerSet {
   private allowed = new Set<string>();
   private peerByAddress = new Map<string, string>();
+  /** Registered peer id multihash bytes (hex) by address: envelopes carry the peer id as bytes. */
+  private peerBytesByAddress = new Map<string, string>();
 
   constructor(initial?: PeerAllowlist) {
     if (initial) this.update(initial);
@@ -44,14 +46,18 @@ export class PeerSet {
   /** Replace the whole set (validated first, so a bad entry leaves the old set in force). */
   update(list: PeerAllowlist): void {
     const peerByAddress = new Map<string, string>();
+    const peerBytesByAddress = new Map<string, string>();
     const allowed = new Set<string>();
     for (const v of list.validators) {
       const peerId = normalizePeerId(v.peerId);
-      peerByAddress.set(normalizeAddress(v.address), peerId);
+      const address = normalizeAddress(v.address);
+      peerByAddress.set(address, peerId);
+      peerBytesByAddress.set(address, Buffer.from(peerIdFromString(peerId).toMultihash().bytes).toString('hex'));
       allowed.add(peerId);
     }
     for (const o of list.observers) allowed.add(normalizePeerId(o));
     this.peerByAddress = peerByAddress;
+    this.peerBytesByAddress = peerBytesByAddress;
     this.allowed = allowed;
   }
 
@@ -62,6 +68,11 @@ export class PeerSet {
   /** Registered peer id of a validator address (lowercase 0x hex), if any. */
   peerOfValidator(addressLower: string): string | undefined {
     return this.peerByAddress.get(addressLower);
+  }
+
+  /** Registered peer id of a validator as multihash bytes in hex (no prefix), if any. */
+  peerBytesOfValidator(addressLower: string): string | undefined {
+    return this.peerBytesByAddress.get(addressLower);
   }
 
   get size(): number {

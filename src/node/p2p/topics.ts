@@ -15,14 +15,16 @@ export const KIND_CODE: Readonly<Record<MessageKind, number>> = {
 };
 
 /**
- * Wire version per kind (the last topic segment). Attestation is 2: its item gained the
- * NetworkTypeSection hash (docs/P2P.md §4.2); a v1 node and a v2 node never share that topic.
+ * Wire version per kind (the last topic segment). Attestation 2 gained the NetworkTypeSection
+ * hash (docs/P2P.md §4.2). Every kind moved up one when gossipsub went from StrictSign to
+ * StrictNoSign (the envelope signature authenticates the origin, P2P.md §1): the two framings
+ * cannot talk to each other, so they never share a topic.
  */
 export const TOPIC_VERSIONS: Readonly<Record<MessageKind, number>> = {
-  attestation: 2,
-  'payout-witness': 1,
-  heartbeat: 1,
-  reobserve: 1,
+  attestation: 3,
+  'payout-witness': 2,
+  heartbeat: 2,
+  reobserve: 2,
 };
 
 /** Network names are embedded in topics and signatures: keep them short and plain. */
@@ -32,7 +34,7 @@ export function isValidNetworkName(network: string): boolean {
   return NETWORK_NAME.test(network);
 }
 
-/** `/fednode/<network>/<kind>/<version>`, e.g. `/fednode/devnet/attestation/2`. */
+/** `/fednode/<network>/<kind>/<version>`, e.g. `/fednode/devnet/attestation/3`. */
 export function topicName(network: string, kind: MessageKind): string {
   return `/fednode/${network}/${kind}/${TOPIC_VERSIONS[kind]}`;
 }

@@ -47,7 +47,8 @@ export interface ValidationState {
 export type EnvelopeVerdict<K extends MessageKind> =
   | { verdict: 'reject'; reason: RejectReason; detail?: string }
   | { verdict: 'ignore'; reason: IgnoreReason }
-  | { verdict: 'accept'; signer: string; envelope: Envelope<K>; fresh: MessageBody<K>[]; keys: string[] };
+    /** `peerId`: the signer's registered peer id, which the envelope names (the publishing node). */
+  | { verdict: 'accept'; signer: string; peerId: string; envelope: Envelope<K>; fresh: MessageBody<K>[]; keys: string[] };
 
 /** Per-item result: the dedup key of an acceptable item, or a verdict against it. */
 export type ItemCheck = { verdict: 'accept'; key: string } | { verdict: 'ignore'; reason: IgnoreReason } | { verdict: 'reject' };
@@ -103,23 +104,22 @@ const ITEM_VALIDATORS: { [K in MessageKind]: (body: MessageBody<K>, ctx: ItemCon
 // ---------------------------------------------------------------- envelope
 
 /**
- * Validate one gossip message received on the topic of `kind` whose gossipsub
- * origin (`from`, authenticated by the StrictSign libp2p signature) is
- * `fromPeerId`. Pure except for reading `state`; call {@link commitAccepted}
- * after an accept to record what was delivered.
+ * Validate one gossip message received on the topic of `kind`. Gossipsub runs
+ * StrictNoSign (no `from`, no libp2p signature; the eth2 choice, consensus-specs
+ * p2p-interface "StrictNoSign"): the origin is authenticated here, by the
+ * envelope's signature over its peer id, checked against the peer id the
+ * signer registered on the home contract. Pure except for reading `state`;
+ * call {@link commitAccepted} after an accept to record what was delivered.
  */
 export function validateEnvelope<K extends MessageKind>(
   kind: K,
   data: Uint8Array,
-  from: { bytes: Uint8Array; id: string },
   state: ValidationState,
   nowMs: number,
 ): EnvelopeVerdict<K> {
   const decoded = decodeEnvelope(kind, data, state.limits);
   if (!decoded.ok) return { verdict: 'reject', reason: 'malformed', detail: decoded.reason };
   const env = decoded.envelope;
-  // The signed peer id must be the origin gossipsub authenticated.
-  if (!sameBytes(env.peerId, from.bytes)) return { verdict: 'reject', reason: 'peer-binding', detail: 'envelope-vs-origin' };
   // Cheap freshness checks before any signature work.
   if (env.timestampMs + BigInt(state.maxAgeMs) < BigInt(nowMs)) return { verdict: 'ignore', reason: 'stale' };
   if (env.timestampMs > BigInt(nowMs + state.maxFutureMs)) return { verdict: 'ignore', reason: 'future' };
@@ -129,7 +129,8 @@ export function validateEnvelope<K extends MessageKind>(
   const signer = `0x${bytesToHex(signerBytes)}`;
   const registered = state.peers.peerOfValidator(signer);
   if (registered === undefined) return { verdict: 'reject', reason: 'unknown-signer' };
-  if (registered !== from.id) return { verdict: 'reject', reason: 'peer-binding', detail: 'registered-vs-origin' };
+  // The signed peer id must be the one the signer registered: a key lent to another node is refused.
+  if (state.peers.peerBytesOfValidator(signer) !== bytesToHex(env.peerId)) return { verdict: 'reject', reason: 'peer-binding', detail: 'registered-vs-envelope' };
 
   const ctx: ItemContext = { signer, signerBytes, envelope: env, state };
   const check = ITEM_VALIDATORS[kind] as (body: MessageBody<K>, ctx: ItemContext) => ItemCheck;
@@ -144,7 +145,7 @@ export function validateEnvelope<K extends MessageKind>(
     }
   }
   if (fresh.length === 0) return { verdict: 'ignore', reason: 'duplicate' };
-  return { verdict: 'accept', signer, envelope: env, fresh, keys: [...keys] };
+  return { verdict: 'accept', signer, peerId: registered, envelope: env, fresh, keys: [...keys] };
 }
 
 /** Record an accepted envelope's items so later copies are ignored. */

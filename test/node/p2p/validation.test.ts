@@ -49,10 +49,8 @@ function wire<K extends MessageKind>(kind: K, items: MessageBody<K>[], b: Build 
   return encodeEnvelope(env);
 }
 
-const fromOf = (id: TestIdentity): { bytes: Uint8Array; id: string } => ({ bytes: id.peerIdBytes, id: id.peerId });
-
-function run<K extends MessageKind>(kind: K, data: Uint8Array, from: TestIdentity = alice, now = NOW) {
-  const v = validateEnvelope(kind, data, fromOf(from), state, now);
+function run<K extends MessageKind>(kind: K, data: Uint8Array, now = NOW) {
+  const v = validateEnvelope(kind, data, state, now);
   if (v.verdict === 'accept') commitAccepted(kind, v, state, now);
   return v;
 }
@@ -86,20 +84,26 @@ describe('validateEnvelope', () => {
     expect(run('heartbeat', wire('heartbeat', [heartbeat()], { network: 'testnet' }))).toMatchObject({ verdict: 'reject' });
   });
 
-  it('rejects an envelope whose peer id is not the gossip origin', () => {
+  it("rejects an envelope naming a peer id other than the signer's registered one", () => {
+    // Forwarding is anonymous (StrictNoSign): the envelope's own peer id is what binds it.
     const bytes = wire('attestation', [attestation(alice, 2n)], { claimedPeer: bob });
-    expect(run('attestation', bytes, alice)).toMatchObject({ verdict: 'reject', reason: 'peer-binding' });
+    expect(run('attestation', bytes)).toMatchObject({ verdict: 'reject', reason: 'peer-binding' });
   });
 
   it("rejects a validator's signature published from another validator's peer", () => {
     // Bob's node publishes an envelope signed with Alice's key and claiming Bob's peer id.
     const bytes = wire('attestation', [attestation(alice, 3n)], { signedBy: alice, claimedPeer: bob });
-    expect(run('attestation', bytes, bob)).toMatchObject({ verdict: 'reject', reason: 'peer-binding' });
+    expect(run('attestation', bytes)).toMatchObject({ verdict: 'reject', reason: 'peer-binding' });
+  });
+
+  it('accepts the same envelope however it is forwarded, and reports the publishing peer', () => {
+    const v = run('attestation', wire('attestation', [attestation(bob, 12n)], { signedBy: bob }));
+    expect(v).toMatchObject({ verdict: 'accept', signer: bob.address, peerId: bob.peerId });
   });
 
   it('rejects signers that are not registered validators (observers included)', () => {
     const bytes = wire('heartbeat', [heartbeat()], { signedBy: outsider });
-    expect(run('heartbeat', bytes, outsider)).toMatchObject({ verdict: 'reject', reason: 'unknown-signer' });
+    expect(run('heartbeat', bytes)).toMatchObject({ verdict: 'reject', reason: 'unknown-signer' });
   });
 
   it('rejects an attestation whose inner signature is by someone else', () => {
@@ -142,9 +146,9 @@ describe('validateEnvelope', () => {
   it('follows allowlist refreshes', () => {
     const bytes = wire('attestation', [attestation(bob, 11n)], { signedBy: bob });
     state.peers.update({ validators: [validatorEntry(alice)], observers: [] });
-    expect(run('attestation', bytes, bob)).toMatchObject({ verdict: 'reject', reason: 'unknown-signer' });
+    expect(run('attestation', bytes)).toMatchObject({ verdict: 'reject', reason: 'unknown-signer' });
     state.peers.update({ validators: [validatorEntry(alice), validatorEntry(bob)], observers: [] });
-    expect(run('attestation', bytes, bob).verdict).toBe('accept');
+    expect(run('attestation', bytes).verdict).toBe('accept');
   });
 
   it('accepts a payout witness over arbitrary sighashes (checked later by consensus)', () => {
