@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { BridgeError } from '../../errors.js';
 import type { Logger } from '../../node/logger.js';
 import type { MetricsFactory } from '../../node/metrics.js';
@@ -57,12 +59,21 @@ export function feeRateFromEstimate(estimate: SmartFeeEstimate): bigint | undefi
 export class BitcoinRpcClient {
   readonly #opts: Required<Omit<BitcoinRpcOptions, 'username' | 'password' | 'logger' | 'metrics'>> & Pick<BitcoinRpcOptions, 'logger'>;
   readonly #auth: string | undefined;
+  readonly #url: URL;
+  readonly #agent: HttpAgent;
   readonly #seconds;
   readonly #failures;
   #id = 0;
 
   constructor(opts: BitcoinRpcOptions) {
     this.#opts = { ...DEFAULT_RPC_OPTIONS, ...opts };
+    try {
+      this.#url = new URL(opts.url);
+    } catch (cause) {
+      throw new BridgeError({ code: 'BTC_RPC_BAD_URL', url: opts.url, cause });
+    }
+    // Idle kept-alive sockets are unref'd by the agent: they never keep the process running.
+    this.#agent = this.#url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 8 }) : new HttpAgent({ keepAlive: true, maxSockets: 8 });
     this.#seconds = opts.metrics?.histogram('fednode_btc_rpc_seconds', 'Bitcoin JSON-RPC call latency', ['method']);
     this.#failures = opts.metrics?.counter('fednode_btc_rpc_failures_total', 'Bitcoin JSON-RPC transport failures and error replies', ['method', 'code']);
     this.#auth =
@@ -95,19 +106,7 @@ export class BitcoinRpcClient {
 
   async #attempt<T>(method: string, params: readonly unknown[]): Promise<T> {
     const id = ++this.#id;
-    let res: Response;
-    try {
-      res = await fetch(this.#opts.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(this.#auth ? { authorization: this.#auth } : {}) },
-        body: JSON.stringify({ jsonrpc: '1.0', id, method, params }),
-        signal: AbortSignal.timeout(this.#opts.timeoutMs),
-      });
-    } catch (cause) {
-      const timeout = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-      throw new BridgeError({ code: timeout ? 'BTC_RPC_TIMEOUT' : 'BTC_RPC_UNAVAILABLE', method, url: this.#opts.url, timeoutMs: this.#opts.timeoutMs, cause });
-    }
-    const text = await res.text();
+    const { status, text } = await this.#post(method, JSON.stringify({ jsonrpc: '1.0', id, method, params }));
     let body: { result?: unknown; error?: { code: number; message: string } | null } | undefined;
     try {
       body = JSON.parse(text) as typeof body;
@@ -117,10 +116,103 @@ export class BitcoinRpcClient {
     if (body?.error) {
       throw new BridgeError({ code: 'BTC_RPC_ERROR', message: `${method}: ${body.error.message} (${body.error.code})`, method, rpcCode: body.error.code, rpcMessage: body.error.message });
     }
-    if (!res.ok || body === undefined || !('result' in body)) {
-      throw new BridgeError({ code: 'BTC_RPC_UNAVAILABLE', method, status: res.status, body: text.slice(0, 200) });
+    if (status < 200 || status >= 300 || body === undefined || !('result' in body)) {
+      throw new BridgeError({ code: 'BTC_RPC_UNAVAILABLE', method, status, body: text.slice(0, 200) });
     }
     return body.result as T;
+  }
+
+  /**
+   * One HTTP POST over a kept-alive connection. node:http rather than fetch: a poll every
+   * 50 ms costs a fraction of the CPU (no web streams, no AbortSignal per call), which
+   * matters when the watcher polls for the next block continuously.
+   */
+  #post(method: string, body: string): Promise<{ status: number; text: string }> {
+    const { url, timeoutMs } = this.#opts;
+    return new Promise((resolve, reject) => {
+      const fail = (cause: unknown, timeout: boolean): void =>
+        reject(new BridgeError({ code: timeout ? 'BTC_RPC_TIMEOUT' : 'BTC_RPC_UNAVAILABLE', method, url, timeoutMs, cause }));
+      const u = this.#url;
+      const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
+        {
+          protocol: u.protocol, hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: 'POST', agent: this.#agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(this.#auth ? { authorization: this.#auth } : {}) },
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (e) => fail(e, false));
+        },
+      );
+      req.setTimeout(timeoutMs, () => {
+        req.destroy();
+        fail(new Error(`no answer within ${timeoutMs} ms`), true);
+      });
+      req.on('error', (e) => fail(e, false));
+      req.end(body);
+    });
+  }
+
+  /**
+   * Several calls in one JSON-RPC batch (one round trip; Bitcoin Core and bcoin both accept an
+   * array). Results in call order; an error reply for any call throws `BTC_RPC_ERROR` for it.
+   */
+  async batch<T extends unknown[]>(calls: { [I in keyof T]: { method: string; params?: readonly unknown[] } }): Promise<T> {
+    if (calls.length === 0) return [] as unknown as T;
+    const label = `batch:${calls[0]!.method}`;
+    const { retries, retryDelayMs } = this.#opts;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, retryDelayMs * attempt));
+      const end = this.#seconds?.startTimer({ method: label });
+      try {
+        const first = this.#id + 1;
+        this.#id += calls.length;
+        const { status, text } = await this.#post(label, JSON.stringify(calls.map((c, i) => ({ jsonrpc: '1.0', id: first + i, method: c.method, params: c.params ?? [] }))));
+        let replies: Array<{ id: number; result?: unknown; error?: { code: number; message: string } | null }> | undefined;
+        try {
+          const parsed = JSON.parse(text) as unknown;
+          replies = Array.isArray(parsed) ? (parsed as typeof replies) : undefined;
+        } catch {
+          replies = undefined;
+        }
+        if (replies === undefined || replies.length !== calls.length) {
+          throw new BridgeError({ code: 'BTC_RPC_UNAVAILABLE', method: label, status, body: text.slice(0, 200) });
+        }
+        end?.();
+        const byId = new Map(replies.map((r) => [r.id, r]));
+        return calls.map((c, i) => {
+          const r = byId.get(first + i);
+          if (r === undefined) throw new BridgeError({ code: 'BTC_RPC_UNAVAILABLE', method: c.method, status, body: 'batch reply without this id' });
+          if (r.error) throw new BridgeError({ code: 'BTC_RPC_ERROR', message: `${c.method}: ${r.error.message} (${r.error.code})`, method: c.method, rpcCode: r.error.code, rpcMessage: r.error.message });
+          return r.result;
+        }) as T;
+      } catch (e) {
+        end?.();
+        this.#failures?.inc({ method: label, code: e instanceof BridgeError ? e.code : 'unknown' });
+        if (e instanceof BridgeError && e.code === 'BTC_RPC_ERROR') throw e;
+        lastErr = e;
+        this.#opts.logger?.debug({ method: label, attempt, err: e }, 'bitcoin rpc transport failure');
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Best block hash and height in one round trip (the watcher's idle poll). */
+  async getTip(): Promise<{ hash: string; height: number }> {
+    const [hash, height] = await this.batch<[string, number]>([{ method: 'getbestblockhash' }, { method: 'getblockcount' }]);
+    return { hash, height };
+  }
+
+  /** Block hashes at `heights`, in one round trip. */
+  getBlockHashes(heights: readonly number[]): Promise<string[]> {
+    return this.batch<string[]>(heights.map((h) => ({ method: 'getblockhash', params: [h] })));
+  }
+
+  /** Releases kept-alive connections (they never hold the process open). */
+  close(): void {
+    this.#agent.destroy();
   }
 
   getBlockCount(): Promise<number> {

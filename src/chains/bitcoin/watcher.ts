@@ -7,10 +7,13 @@ import type { BitcoinRpcClient } from './rpc.js';
 import type { WatcherState, WatcherStore } from './watcher-store.js';
 
 /**
- * The RPC calls the watcher needs (a BitcoinRpcClient, or a fake). With `getBestBlockHash` an
- * idle poll costs one call: nothing is read again while the best block hash is unchanged.
+ * The RPC calls the watcher needs (a BitcoinRpcClient, or a fake). With `getTip` (or
+ * `getBestBlockHash`) an idle poll costs one call: nothing is read again while the best block
+ * hash is unchanged. With `getTip` and `getBlockHashes` (JSON-RPC batches) a new block costs
+ * three round trips (tip, hashes, block) instead of one per call.
  */
-export type WatcherRpc = Pick<BitcoinRpcClient, 'getBlockCount' | 'getBlockHash' | 'getBlockHex'> & Partial<Pick<BitcoinRpcClient, 'getBestBlockHash'>>;
+export type WatcherRpc = Pick<BitcoinRpcClient, 'getBlockCount' | 'getBlockHash' | 'getBlockHex'> &
+  Partial<Pick<BitcoinRpcClient, 'getBestBlockHash' | 'getTip' | 'getBlockHashes'>>;
 
 export interface BtcWatcherOptions {
   rpc: WatcherRpc;
@@ -93,18 +96,35 @@ export class BtcWatcher extends EventEmitter<BtcWatcherEvents> {
   async poll(): Promise<void> {
     const state = await this.#load();
     if (state.halted) throw haltError(state.halted);
-    const best = this.#o.rpc.getBestBlockHash === undefined ? undefined : await this.#o.rpc.getBestBlockHash();
-    if (best !== undefined && best === this.#settledBest) return;
-    const tip = await this.#o.rpc.getBlockCount();
+    const rpc = this.#o.rpc;
+    let best: string | undefined;
+    let tip: number;
+    if (rpc.getTip !== undefined) {
+      const t = await rpc.getTip();
+      if (t.hash === this.#settledBest) return;
+      best = t.hash;
+      tip = t.height;
+    } else {
+      best = rpc.getBestBlockHash === undefined ? undefined : await rpc.getBestBlockHash();
+      if (best !== undefined && best === this.#settledBest) return;
+      tip = await rpc.getBlockCount();
+    }
     this.#tip = tip;
     const last = state.emitted[state.emitted.length - 1];
+    // The emitted tip (reorg check) and every height not yet emitted, at most one batch.
+    const heights: number[] = [];
+    if (last !== undefined && tip >= last.height) heights.push(last.height);
+    const scanTo = Math.min(tip, state.nextHeight + this.#o.maxBlocksPerPoll + this.#o.confirmations);
+    for (let h = state.nextHeight; h <= scanTo; h++) heights.push(h);
+    const hashes = rpc.getBlockHashes !== undefined ? await rpc.getBlockHashes(heights) : await Promise.all(heights.map((h) => rpc.getBlockHash(h)));
+    const hashAt = new Map(heights.map((h, i) => [h, hashes[i]!]));
     if (last !== undefined) {
-      const now = tip >= last.height ? await this.#o.rpc.getBlockHash(last.height) : '(chain shorter)';
+      const now = hashAt.get(last.height) ?? '(chain shorter)';
       if (now !== last.hash) return this.#halt(state, { height: last.height, expectedHash: last.hash, actualHash: now });
     }
     const seen = new Map<number, string>();
-    for (let h = state.nextHeight; h <= tip; h++) {
-      const hash = await this.#o.rpc.getBlockHash(h);
+    for (let h = state.nextHeight; h <= scanTo; h++) {
+      const hash = hashAt.get(h)!;
       seen.set(h, hash);
       const old = this.#pending.get(h);
       if (old !== undefined && old !== hash) {

@@ -97,6 +97,35 @@ describe('BitcoinRpcClient', () => {
     await expect(rpc.getBlockCount()).rejects.toSatisfy((e: unknown) => isBridgeError(e, 'BTC_RPC_UNAVAILABLE'));
   });
 
+  it('sends a JSON-RPC batch in one request and returns the results in call order', async () => {
+    let requests = 0;
+    server = createServer((req, res) => {
+      requests++;
+      let data = '';
+      req.on('data', (c: Buffer) => (data += c.toString()));
+      req.on('end', () => {
+        const calls = JSON.parse(data) as Array<{ method: string; params: unknown[]; id: number }>;
+        // Replies out of order: the client matches them by id.
+        const out = calls.map((c) => (c.method === 'getblockhash' && c.params[0] === 99
+          ? { id: c.id, result: null, error: { code: -8, message: 'Block height out of range' } }
+          : { id: c.id, result: c.method === 'getblockcount' ? 120 : c.method === 'getbestblockhash' ? 'be'.repeat(32) : `${String(c.params[0])}`.padStart(64, '0'), error: null }));
+        reply(res, 200, out.reverse());
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const rpc = new BitcoinRpcClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` });
+    expect(await rpc.getTip()).toEqual({ hash: 'be'.repeat(32), height: 120 });
+    expect(await rpc.getBlockHashes([7, 8])).toEqual(['7'.padStart(64, '0'), '8'.padStart(64, '0')]);
+    expect(requests).toBe(2);
+    await expect(rpc.getBlockHashes([8, 99])).rejects.toSatisfy((e: unknown) => isBridgeError(e, 'BTC_RPC_ERROR') && e.context['rpcCode'] === -8);
+    expect(requests).toBe(3); // an error reply is not retried
+    rpc.close();
+  });
+
+  it('refuses a malformed RPC URL at construction', () => {
+    expect(() => new BitcoinRpcClient({ url: 'not a url' })).toThrow(expect.objectContaining({ code: 'BTC_RPC_BAD_URL' }));
+  });
+
   it('converts estimatesmartfee (BTC/kvB) to integer sat/kvB', () => {
     expect(feeRateFromEstimate({ feerate: 0.00012345, blocks: 2 })).toBe(12_345n);
     expect(feeRateFromEstimate({ feerate: 0.0001, blocks: 2 })).toBe(10_000n);
