@@ -135,6 +135,8 @@ export const configSchema = z
         maxRelayBytes: z.number().int().min(1_024).default(512 * 1024),
         /** /readyz turns false when the derived height is this many blocks behind the confirmed Bitcoin tip. */
         maxLagBlocks: z.number().int().min(1).default(6),
+        /** /readyz turns false when every derivation attempt has failed for this long (docs/OPERATIONS.md). */
+        derivationStuckMs: z.number().int().min(1_000).default(30_000),
         /** Heartbeats (p2p kind 3: version, chain heights, last signed height) are published this often. */
         heartbeatIntervalMs: z.number().int().min(100).default(5_000),
       })

@@ -99,6 +99,8 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
   #signedCount = 0;
   #conflict: { height: number } | undefined;
   #lastError: string | undefined;
+  /** When the current run of derivation failures began (unix ms). */
+  #failingSince: number | undefined;
   readonly #m;
 
   constructor(deps: BtpPipelineDeps) {
@@ -145,6 +147,10 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
   }
   get lastError(): string | undefined {
     return this.#lastError;
+  }
+  /** Unix ms since which every derivation attempt has failed (undefined while deriving). */
+  get failingSince(): number | undefined {
+    return this.#failingSince;
   }
   get state(): DerivationState | undefined {
     return this.#state;
@@ -197,6 +203,7 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
       d = deriveHeight(state, { height: b.height, hash: b.hash, transactions: b.transactions, medianTime: windowMedianTime(window) }, snap, this.#d.config, { now: Math.floor(nowMs / 1000) });
     } catch (err) {
       this.#lastError = (err as Error).message;
+      this.#failingSince ??= nowMs;
       if (isBridgeError(err) && RETRYABLE.has(err.code)) {
         this.#log.debug({ height: b.height, code: err.code }, 'home view cannot vouch for this block yet: retrying');
         return 'retry';
@@ -205,6 +212,7 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
       return 'retry';
     }
     this.#lastError = undefined;
+    this.#failingSince = undefined;
     const ops = [...this.#d.store.derivationOps(d.state, window, cursor), ...this.#d.btpStore.latestOps(b.height)];
     let rec: PendingRecord | undefined;
     if (d.block !== null) {
@@ -357,6 +365,8 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
     const now = this.#d.now();
     for (const ev of this.#d.aggregator.tick(now)) {
       if (ev.type === 'quorum') {
+        // `at` is when the quorum-th signature was counted (the tick only reports it).
+        this.#log.info({ height: ev.height, at: ev.at }, 'quorum reached');
         this.emit('quorum', { height: ev.height, at: ev.at });
       } else if (ev.type === 'final') {
         const p = this.#pending.get(ev.height);

@@ -30,6 +30,7 @@ import { SignLog } from '../signlog/signlog.js';
 import { VERSION } from '../version.js';
 import { LevelBtpStore } from '../stores/btp-store.js';
 import { BtpPipeline } from './btp-pipeline.js';
+import { derivationHealth } from './readiness.js';
 import { checkGenesisAgainstConfig, derivationConfigOf, genesisChain, genesisDerivationState } from './genesis-state.js';
 import { HomeView } from './home-view.js';
 import { Relayer } from './relayer.js';
@@ -444,6 +445,9 @@ export function createValidator(deps: ValidatorDeps): Validator {
         const lag = confirmed - pipeline.derivedHeight;
         return lag > v.maxLagBlocks ? { ok: false, detail: `derivation ${lag} blocks behind the confirmed tip ${confirmed}` } : { ok: true, detail: `tip ${btcHeight}, derived ${pipeline.derivedHeight}` };
       });
+      deps.health.register('derivation', () =>
+        derivationHealth({ lastError: pipeline.lastError, failingSince: pipeline.failingSince, nextHeight: pipeline.nextHeight, now: now(), stuckAfterMs: v.derivationStuckMs }),
+      );
       deps.health.register('consensus', () => {
         const c = pipeline.conflict;
         return c !== undefined ? { ok: false, detail: `a majority signed another decision at height ${c.height}` } : { ok: true };

@@ -152,6 +152,13 @@ describe('BtpPipeline', () => {
       const b = { ...block(START), timestamp: Math.floor(T0 / 1000) + 2 * 3_600 }; // mediantime beyond viewTime + margin
       expect(await stale.pipeline.processBlock(b, { nextHeight: START + 1, emitted: [] })).toBe('retry');
       expect(stale.pipeline.derivedHeight).toBe(START - 1);
+      // The failure is visible (readiness turns false once it lasts: src/node/validator/readiness.ts),
+      // and a second failure keeps the time the run of failures began.
+      expect(stale.pipeline.lastError).toMatch(/home view|HOME_VIEW/i);
+      const since = stale.pipeline.failingSince;
+      expect(since).toBeTypeOf('number');
+      expect(await stale.pipeline.processBlock(b, { nextHeight: START + 1, emitted: [] })).toBe('retry');
+      expect(stale.pipeline.failingSince).toBe(since);
       expect(stale.published).toEqual([]);
       expect(await stale.store.loadDerivation()).toBeUndefined();
       await db.close();
