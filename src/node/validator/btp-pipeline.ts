@@ -309,8 +309,12 @@ export class BtpPipeline extends EventEmitter<PipelineEvents> {
         this.#gauge('signed', h);
       }
       this.#d.aggregator.add({ height: h, decisionHash, signature, networkTypeSectionHash: nts }, this.#d.now());
-      await this.#d.store.saveSignature({ height: h, signer: plain(this.#d.self), decisionHash: p.record.decisionHash, networkTypeSectionHash: p.record.networkTypeSectionHash, signature: plain(signature) });
+      // The sign-log entry above is what must precede the signature leaving the node; the copy
+      // among the collected signatures only speeds up a restart, so it is written after.
       this.#d.publish(p.own);
+      await this.#d.store
+        .saveSignature({ height: h, signer: plain(this.#d.self), decisionHash: p.record.decisionHash, networkTypeSectionHash: p.record.networkTypeSectionHash, signature: plain(signature) })
+        .catch((err: unknown) => this.#log.warn({ err, height: h }, 'could not persist our own signature among the collected ones (re-made on restart)'));
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'error';
       p.signRetryAt = nowMs + SIGN_RETRY_MS;
