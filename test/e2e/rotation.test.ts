@@ -25,12 +25,15 @@ describe('epoch rotation with live validators: join, sweep to the new script, tr
   let fifth: ExtraNode | undefined;
   let user: Wallet;
   let script1: FederationScript;
+  let script2: FederationScript;
   const compressed = (addr: string, keys: Map<string, string>): Uint8Array => getBytes(new Wallet(keys.get(addr.toLowerCase())!).signingKey.compressedPublicKey);
   const keyOf = new Map<string, string>();
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    h = await startHarness({ validators: 4, confirmations: 2, logger: pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) }) });
+    // warnings and errors of every module, and the payout module's decisions (info), for the report below
+    const keep = (line: string): boolean => !line.includes('"level":30') || line.includes('"module":"payouts"');
+    h = await startHarness({ validators: 4, confirmations: 2, logger: pino({ level: 'info' }, { write: (line: string) => void (keep(line) && logLines.push(line)) }) });
     await Promise.all(h.nodes.map((_, i) => h.startNode(i)));
     for (const x of h.nodes) keyOf.set(x.address, x.signingKey);
     user = new Wallet(keccak256(toUtf8Bytes('e2e-rotation-user')), h.provider);
@@ -186,13 +189,87 @@ describe('epoch rotation with live validators: join, sweep to the new script, tr
     expect((last.args[3] as string[]).map((a) => a.toLowerCase())).toEqual(set2);
 
     // and a deposit to epoch 2's script still mints
-    const script2 = federationScript({ keys: set2.map((a) => compressed(a, keyOf)), threshold: federationThreshold(4), epoch: 2 });
+    script2 = federationScript({ keys: set2.map((a) => compressed(a, keyOf)), threshold: federationThreshold(4), epoch: 2 });
     const before = await h.balance(user.address);
     await depositTo(script2, user.address, 150_000n);
     await waitFor(async () => (await h.balance(user.address)) === before + 150_000n, 90_000, 'deposit to the epoch-2 script minted');
 
-    // Not yet shown here: a `closeSweep` of the older epochs' coins after this exit, signed and
-    // broadcast by the running validators, timed out (docs/STATUS.md "Known gaps"). The sweep
-    // itself is signed by both epochs' quorums and mined in test/contracts/payout-regtest.test.ts.
+  });
+
+  it('after the exit, closeSweep moves the older epochs\' coins to epoch 2\'s script: the live validators sign, approve, broadcast; it confirms', async () => {
+    const payout = h.deployed.bridge.payout;
+    const fromBlock = await h.provider.getBlockNumber();
+    // The validator that left is gone: the old inputs must reach their epoch's quorum without it.
+    const leaver = h.nodes[3]!;
+    await h.stopNode(3);
+    // closeSweep refuses while deposits are not imported or a batch is in flight: the keepers catch up (bounded)
+    await waitFor(async () => {
+      try {
+        await payout.getFunction('closeSweep').staticCall();
+        return true;
+      } catch (e) {
+        if (/DepositsNotImported|BatchInFlight/.test(String((e as Error).message) + JSON.stringify((e as { data?: unknown }).data ?? ''))) return false;
+        const data = (e as { data?: string }).data;
+        const parsed = typeof data === 'string' ? payout.interface.parseError(data) : null;
+        if (parsed && (parsed.name === 'DepositsNotImported' || parsed.name === 'BatchInFlight')) return false;
+        throw e;
+      }
+    }, 60_000, 'closeSweep to be callable (deposits imported, nothing in flight)', 500);
+    const closer = new Wallet(h.chain.accounts[0]!, h.provider);
+    const rcpt = await waitReceipt(h.provider, await (payout.connect(closer) as Contract).getFunction('closeSweep')());
+    const closed = rcpt.logs.map((l) => { try { return payout.interface.parseLog(l); } catch { return null; } }).find((l) => l?.name === 'BatchClosed')!;
+    const batchId = closed.args[0] as bigint;
+    const sweepTx = Transaction.fromHex((closed.args[3] as string).slice(2));
+    const sweepTxid = sweepTx.getId();
+    const inputs = await payout.getFunction('batchInputs')(batchId) as unknown[];
+    console.log(`sweep batch ${batchId}: txid ${sweepTxid}, ${sweepTx.ins.length} inputs, inputs view ${JSON.stringify(inputs, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+    expect(sweepTx.outs).toHaveLength(2);
+    expect(hexlify(sweepTx.outs[0]!.script)).toBe(hexlify(script2.p2wshOutput));
+    const [, , , epochs] = inputs as [string[], bigint[], bigint[], bigint[]];
+    expect(epochs.every((e) => Number(e) < 2)).toBe(true); // only older epochs' coins (the reserve rides along)
+
+    const approvedLog = async (): Promise<unknown> => (await payout.queryFilter(payout.filters['BatchApproved']!(batchId), fromBlock))[0];
+    try {
+      await waitFor(approvedLog, 120_000, `sweep batch ${batchId} to be approved on chain`, 1_000);
+    } catch (e) {
+      const lines = logLines.filter((l) => l.includes('"module":"payouts"') || l.includes('"level":50'));
+      console.log(`payout decisions (${lines.length} lines):\n${lines.slice(-80).join('')}`);
+      throw e;
+    }
+    // broadcast by a validator (in the mempool or mined), then mined and confirmed at depth k by a BTP block
+    await waitFor(async () => {
+      try {
+        await h.btc.rpc.getRawTransaction(sweepTxid);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 60_000, 'the sweep to be broadcast to Bitcoin', 500);
+    const confirmed = await waitFor(async () => {
+      const logs = await payout.queryFilter(payout.filters['BatchConfirmed']!(batchId), fromBlock);
+      if (logs.length > 0) return logs[0];
+      await h.mine(1);
+      return undefined;
+    }, 120_000, `sweep batch ${batchId} to be confirmed`, 1_000);
+    const txidOnChain = Buffer.from(getBytes(payout.interface.parseLog(confirmed)!.args[2] as string)).reverse().toString('hex');
+    const mined = Transaction.fromHex(await h.btc.rpc.getRawTransaction(txidOnChain));
+    expect(mined.outs[0]!.value).toBe(sweepTx.outs[0]!.value);
+    expect(hexlify(mined.outs[0]!.script)).toBe(hexlify(script2.p2wshOutput));
+    expect(mined.ins.map((i) => `${Buffer.from(i.hash).reverse().toString('hex')}:${i.index}`)).toEqual(sweepTx.ins.map((i) => `${Buffer.from(i.hash).reverse().toString('hex')}:${i.index}`));
+    expect(await payout.getFunction('inFlight')()).toBe(0n);
+    // the sweep's output is the new reserve, locked by epoch 2's script
+    const [reserveNow] = (await payout.getFunction('ledgerUtxos')(0n, 1n)) as { txid: string; word: bigint }[];
+    expect(Buffer.from(getBytes(reserveNow!.txid)).reverse().toString('hex')).toBe(txidOnChain);
+    expect(Number((BigInt(reserveNow!.word) >> 64n) & 0xffffffffn)).toBe(2);
+    // every old input reached its own epoch's quorum, signed by members of that epoch still running (not the leaver)
+    const scriptOf = new Map<number, FederationScript>([[1, script1]]);
+    const recorded = (await payout.queryFilter(payout.filters['WitnessRecorded']!(batchId), fromBlock)).map((l) => payout.interface.parseLog(l)!);
+    for (const [i, e] of epochs.entries()) {
+      const members = await setOf(Number(e));
+      const signers = new Set(recorded.filter((r) => (r.args[3] as { input: bigint }[]).some((x) => Number(x.input) === i)).map((r) => (r.args[2] as string).toLowerCase()));
+      for (const sgn of signers) expect(members).toContain(sgn);
+      expect(signers.has(leaver.address)).toBe(false);
+      expect(signers.size).toBeGreaterThanOrEqual(scriptOf.get(Number(e))?.threshold ?? federationThreshold(members.length));
+    }
   });
 });

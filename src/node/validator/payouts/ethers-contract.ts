@@ -155,7 +155,9 @@ export class EthersPayoutContract implements PayoutContract {
     });
     return {
       batchId,
-      kind: 'payout',
+      // `closeSweep` batches pay no withdrawal (T = Σ withdrawal amounts = 0, the contract's own
+      // test in `surplus()`); `closeBatch` never closes a batch without a payable withdrawal.
+      kind: BigInt(info[11] as bigint) === 0n ? 'sweep' : 'payout',
       latestVersion: latest,
       approvedVersion,
       confirmed: status !== BATCH_STATUS.closed,

@@ -90,6 +90,12 @@ export interface PayoutPipelineOptions {
   maxImportHeights: number;
   /** Refuse to sign fee bumps paying more than this rate (sat/kvB of the estimated vsize); undefined: no cap. */
   maxBumpFeeRateSatPerKvB: bigint | undefined;
+  /**
+   * A version still without quorum this long after this node opened it is reported (warning naming
+   * each input below its epoch's threshold, at most this often): e.g. a sweep of an old epoch whose
+   * running members are fewer than its threshold can never be approved (docs/PAYOUTS.md §2).
+   */
+  quorumWarnAfterMs: number;
 }
 
 export const DEFAULT_PAYOUT_PIPELINE_OPTIONS: Readonly<PayoutPipelineOptions> = {
@@ -104,12 +110,18 @@ export const DEFAULT_PAYOUT_PIPELINE_OPTIONS: Readonly<PayoutPipelineOptions> = 
   keeper: true,
   maxImportHeights: 20,
   maxBumpFeeRateSatPerKvB: undefined,
+  quorumWarnAfterMs: 120_000,
 };
 
 interface Live {
   readonly opened: OpenedVersion;
   readonly key: string;
   submitted: boolean;
+  /** When this node opened the version (ms). */
+  readonly openedAt: number;
+  /** Inputs below their script's threshold at the last check (while unapproved). */
+  lacking: number;
+  lastQuorumWarning?: number;
 }
 
 interface Metrics {
@@ -118,6 +130,7 @@ interface Metrics {
   submission: (kind: string) => void;
   broadcast: (result: string) => void;
   signed: (n: number) => void;
+  withoutQuorum: (n: number) => void;
 }
 
 function metricsOf(f: MetricsFactory | undefined): Metrics {
@@ -126,12 +139,14 @@ function metricsOf(f: MetricsFactory | undefined): Metrics {
   const submissions = f?.counter('fednode_payouts_submissions_total', 'Home transactions handed to the sender, by kind', ['kind']);
   const broadcasts = f?.counter('fednode_payouts_broadcasts_total', 'Approved payouts sent to Bitcoin, by result', ['result']);
   const signed = f?.counter('fednode_payouts_signed_inputs_total', 'Payout inputs this node signed');
+  const withoutQuorum = f?.gauge('fednode_payouts_inputs_without_quorum', 'Inputs of open, unapproved versions still below their epoch script\'s threshold (signatures this node collected)');
   return {
     rederive: (result) => rederive?.inc({ result }),
     gossip: (result, n = 1) => gossip?.inc({ result }, n),
     submission: (kind) => submissions?.inc({ kind }),
     broadcast: (result) => broadcasts?.inc({ result }),
     signed: (n) => signed?.inc(n),
+    withoutQuorum: (n) => withoutQuorum?.set(n),
   };
 }
 
@@ -277,6 +292,9 @@ export class PayoutPipeline {
       }
     }
     await this.#submitWitnesses();
+    let withoutQuorum = 0;
+    for (const l of this.#live.values()) withoutQuorum += l.lacking;
+    this.#m.withoutQuorum(withoutQuorum);
     if (this.#o.keeper) await this.#keeperDuties(kv);
     this.#d.onStatus?.({ signedInputs: this.#signedInputs, queuedWithdrawals: kv.queuedWithdrawals, openVersions: this.#live.size });
   }
@@ -318,7 +336,10 @@ export class PayoutPipeline {
       if (this.#live.has(vkey(id, v)) || rec.refused.some((r) => r.version === v.toString())) continue;
       rec = await this.#deriveAndSign(view, v, rec);
     }
-    if (view.approvedVersion !== view.latestVersion) this.#regossip(rec, view.latestVersion);
+    if (view.approvedVersion !== view.latestVersion) {
+      this.#regossip(rec, view.latestVersion);
+      this.#checkQuorum(view, view.latestVersion);
+    }
     if (view.approvedVersion !== undefined) await this.#approved(view, view.approvedVersion, rec);
   }
 
@@ -390,13 +411,40 @@ export class PayoutPipeline {
   #openVersion(o: OpenedVersion, now: number): void {
     const sighashes = payoutSighashes(o.tx, o.inputs);
     const key = this.#agg.open({ batchId: o.batchId, txid: o.txid, inputs: o.inputs.map((u, i) => ({ sighash: sighashes[i]!, script: u.script })), submitters: submittersOf(o.inputs), startedAt: now }, now);
-    if (!this.#live.has(vkey(o.batchId, o.version))) this.#live.set(vkey(o.batchId, o.version), { opened: o, key, submitted: false });
+    if (!this.#live.has(vkey(o.batchId, o.version))) this.#live.set(vkey(o.batchId, o.version), { opened: o, key, submitted: false, openedAt: now, lacking: 0 });
   }
 
   #close(id: bigint, version: bigint): void {
     const live = this.#live.get(vkey(id, version));
     if (live) this.#agg.close(live.key);
     this.#live.delete(vkey(id, version));
+  }
+
+  /**
+   * Per input of an open, unapproved version: the signatures collected (gossip, verified against
+   * this node's sighash and the input's script) against that script's threshold. Each input needs
+   * its own epoch's quorum, so a batch spending an old epoch's coins (a sweep, or a payout after a
+   * rotation) waits for that epoch's members; when fewer of them are running than its threshold,
+   * the version can never be approved. This makes that visible: the gauge counts the inputs below
+   * threshold, and after `quorumWarnAfterMs` a warning names them and their epochs.
+   */
+  #checkQuorum(view: BatchView, version: bigint): void {
+    for (const l of this.#live.values()) if (l.opened.batchId === view.batchId && l.opened.version !== version) l.lacking = 0; // superseded by a bump
+    const live = this.#live.get(vkey(view.batchId, version));
+    if (live === undefined) return;
+    const collected = this.#agg.witnessSignatures(live.key);
+    const lacking = live.opened.inputs
+      .map((u, input) => ({ input, epoch: u.script.epoch ?? null, signatures: collected.get(input)?.size ?? 0, threshold: u.script.threshold, keys: u.script.keys.length }))
+      .filter((x) => x.signatures < x.threshold);
+    live.lacking = lacking.length;
+    const now = this.#now();
+    if (lacking.length === 0 || now - live.openedAt < this.#o.quorumWarnAfterMs) return;
+    if (live.lastQuorumWarning !== undefined && now - live.lastQuorumWarning < this.#o.quorumWarnAfterMs) return;
+    live.lastQuorumWarning = now;
+    this.#log.warn(
+      { batchId: view.batchId.toString(), version: version.toString(), kind: view.kind, txid: live.opened.txid, waitingMs: now - live.openedAt, lacking, epochs: [...new Set(lacking.map((x) => x.epoch))] },
+      'payout version without quorum: inputs below their epoch\'s threshold (that epoch\'s members must sign; docs/PAYOUTS.md)',
+    );
   }
 
   async #script(epoch: number): Promise<FederationScript> {
@@ -469,6 +517,7 @@ export class PayoutPipeline {
     const live = this.#live.get(vkey(id, version));
     if (live === undefined) return; // not derived (refused or deferred): never assemble what we did not check
     live.submitted = true;
+    live.lacking = 0;
     this.#agg.markSubmitted(live.key);
     const now = this.#now();
     if (!this.#approvedAt.has(id)) this.#approvedAt.set(id, now);

@@ -79,9 +79,12 @@ export function rederiveVersion(req: RederiveInput): RederivedVersion {
 
   // The reserve (last change) is spent first when present; the view does not say which input it
   // is, so both readings are tried: they are the protocol's only two orders for this input set.
+  // A sweep too: `closeSweep` always spends the reserve first, then the old deposits in queue
+  // (UTXO) order (CONTRACTS.md "Sweeps"), and the reserve is usually the newest of them (the
+  // change of the last payout), so the all-in-UTXO-order reading alone would differ in order.
   const candidates: PayoutPlan[] = [];
   let lastError: unknown;
-  const readings = view.kind === 'sweep' ? [undefined] : [utxos[0], undefined];
+  const readings = [utxos[0], undefined];
   for (const feeRate of view.feeRateCandidates) {
     for (const reserve of readings) {
       try {
@@ -100,6 +103,7 @@ export function rederiveVersion(req: RederiveInput): RederivedVersion {
     throw new BridgeError({
       code: 'PAYOUT_TX_MISMATCH',
       batchId: view.batchId,
+      kind: view.kind,
       version,
       contractTxid: req.contractTx.txid,
       derivedTxid: candidates[0]!.txid,
@@ -117,8 +121,13 @@ export function rederiveVersion(req: RederiveInput): RederivedVersion {
 function firstVersion(view: BatchView, utxos: readonly FederationUtxo[], reserve: FederationUtxo | undefined, changeScript: FederationScript, feeRate: bigint): PayoutPlan {
   const limits = { feeRateSatPerKvB: feeRate, maxInputs: utxos.length, maxWithdrawals: Math.max(1, view.withdrawals.length), maxWeight: MAX_STANDARD_TX_WEIGHT };
   if (view.kind === 'sweep') {
-    const s = buildSweep({ batchId: view.batchId, utxos, toScript: changeScript, limits, maxFeeSats: UNBOUNDED_SATS });
-    return { batchId: s.batchId, tx: s.tx, txid: s.txid, inputs: s.inputs, paid: [], unpayable: [], changeSats: s.valueSats, feeSats: s.feeSats, estimatedWeight: s.estimatedWeight, estimatedVsize: s.estimatedVsize };
+    // buildSweep orders its inputs by UTXO order: a reserve spent first is handed over with a
+    // height below every other input (heights only order; the real entry is restored below).
+    const first = reserve === undefined ? undefined : { ...reserve, height: Math.min(...utxos.map((u) => u.height)) - 1 };
+    const given = first === undefined ? utxos : [first, ...utxos.filter((u) => u !== reserve)];
+    const s = buildSweep({ batchId: view.batchId, utxos: given, toScript: changeScript, limits, maxFeeSats: UNBOUNDED_SATS });
+    const inputs = s.inputs.map((u) => (u === first ? reserve! : u));
+    return { batchId: s.batchId, tx: s.tx, txid: s.txid, inputs, paid: [], unpayable: [], changeSats: s.valueSats, feeSats: s.feeSats, estimatedWeight: s.estimatedWeight, estimatedVsize: s.estimatedVsize };
   }
   const plan = buildPayout({
     batchId: view.batchId,

@@ -11,7 +11,8 @@ import type { FederationScript } from '../../../../src/chains/bitcoin/scripts.js
 import { BridgeError } from '../../../../src/errors.js';
 import { openDatabase, type NodeDb } from '../../../../src/node/db/database.js';
 import { outpointKey, type LedgerEntry } from '../../../../src/consensus/ledger.js';
-import { createLogger, silentLogger } from '../../../../src/node/logger.js';
+import { pino } from 'pino';
+import { createLogger, silentLogger, type Logger } from '../../../../src/node/logger.js';
 import { createMetrics, type MetricsFactory } from '../../../../src/node/metrics.js';
 import { SignLog } from '../../../../src/node/signlog/index.js';
 import { PayoutPipeline, type PayoutPipelineOptions } from '../../../../src/node/validator/payouts/pipeline.js';
@@ -95,11 +96,11 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
   /** Deposit outpoints per BTP height as the nodes' own derivation recorded them. */
   let derived: Map<number, { txid: string; vout: number }[]>;
 
-  const make = (i: number, db: NodeDb, signLog: SignLog): Node => {
+  const make = (i: number, db: NodeDb, signLog: SignLog, log?: Logger): Node => {
     const metrics = createMetrics({ defaultMetrics: false });
     const sender = new MemorySender(addresses[i]!, contract);
     const pipeline = new PayoutPipeline(
-      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: process.env['PAYOUT_DEBUG'] ? createLogger({ level: 'debug', pretty: false }) : silentLogger(), metrics, now: () => now, keepers: () => addresses, depositOutpoints: (h: number) => derived.get(h) },
+      { signingKey: vals[i]!.key.privateKey, signLog, gossip: bus.endpoint(addresses[i]!), bitcoin: btc, contract, sender, store: openPayoutSublevel(db), log: log ?? (process.env['PAYOUT_DEBUG'] ? createLogger({ level: 'debug', pretty: false }) : silentLogger()), metrics, now: () => now, keepers: () => addresses, depositOutpoints: (h: number) => derived.get(h) },
       OPTIONS,
     );
     return { i, db, signLog, sender, pipeline, metrics };
@@ -299,6 +300,42 @@ describe('payout pipeline state machine (4 validators, in-memory coordinator and
     expect((await new PayoutStore(openPayoutSublevel(nodes[3]!.db)).get(1n))?.confirmed).toBe(true);
     await nodes[3]!.pipeline.tick();
     expect(contract.calls.filter((c) => c.fn === 'submitSignature')).toHaveLength(1);
+  });
+
+  it('a version whose inputs stay below their epoch\'s threshold (too few of its members running) is reported by gauge and warning, nothing is submitted; it completes when they return', async () => {
+    const lines: string[] = [];
+    await nodes[0]!.pipeline.stop();
+    nodes[0] = make(0, nodes[0]!.db, nodes[0]!.signLog, pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) }));
+    await nodes[0].pipeline.init();
+    const warnings = (): { lacking: { input: number; epoch: number; signatures: number; threshold: number; keys: number }[]; epochs: number[]; kind: string }[] =>
+      lines.filter((l) => l.includes('without quorum')).map((l) => JSON.parse(l) as never);
+    // 2 of the 3-of-4 epoch's members running
+    for (const a of addresses.slice(2)) bus.offline.add(a);
+    const running = nodes.slice(0, 2);
+    for (let r = 0; r < 3; r++) await tickAll(running);
+    now += 300;
+    await tickAll(running);
+    expect(contract.calls.filter((c) => c.fn === 'submitSignatures')).toHaveLength(0);
+    expect(await counter(nodes[0], 'fednode_payouts_inputs_without_quorum', {})).toBe(2);
+    expect(warnings()).toHaveLength(0); // not before quorumWarnAfterMs (120 s)
+    now += 120_000;
+    await tickAll(running);
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]!.kind).toBe('payout');
+    expect(warnings()[0]!.epochs).toEqual([0]);
+    expect(warnings()[0]!.lacking).toEqual([0, 1].map((input) => ({ input, epoch: 0, signatures: 2, threshold: 3, keys: 4 })));
+    now += 1_000;
+    await tickAll(running);
+    expect(warnings()).toHaveLength(1); // at most once per quorumWarnAfterMs
+    // the other members come back: quorum per input, one submission, approval; the gauge drops to 0
+    bus.offline.clear();
+    for (let r = 0; r < 8 && contract.batches.get(1n)!.approved === undefined; r++) {
+      await tickAll();
+      now += 16_000;
+    }
+    expect(contract.batches.get(1n)!.approved).toBe(0n);
+    await tickAll();
+    expect(await counter(nodes[0], 'fednode_payouts_inputs_without_quorum', {})).toBe(0);
   });
 
   it('refuses when the contract\'s sighashes differ from its own, and signs nothing while maySign refuses (then resumes)', async () => {

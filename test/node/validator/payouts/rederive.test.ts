@@ -109,6 +109,30 @@ describe('re-derivation of a closed batch from the contract view', () => {
     expect(rederiveVersion({ view: v, version: 0n, contractTx: { txid: s.txid, unsignedTx: s.tx.toBuffer() }, scripts, ledger: lookup }).txid).toBe(s.txid);
   });
 
+  it('matches a sweep as closeSweep orders it: the reserve first although it is the newest input, then the old deposits in UTXO order', () => {
+    // after a rotation the reserve is the change of the last payout (newest), the old deposits predate it
+    const newest: FederationUtxo = { ...reserve, height: 130 };
+    const d4: FederationUtxo = { txid: hex('d4'), vout: 3, amountSats: 80_000n, height: 100, script: e0, kind: 'p2wsh' };
+    const old = [deposits[0]!, d4];
+    const sweepLedger = new Map<string, LedgerEntry>([newest, ...old].map((u) => [outpointKey(u.txid, u.vout), { amountSats: u.amountSats, epoch: u.script.epoch!, kind: u.kind, height: u.height }]));
+    // buildSweep alone puts the reserve last (UTXO order): the contract's transaction has it first
+    const s = buildSweep({ batchId: 6n, utxos: [newest, ...old], toScript: e1, limits, maxFeeSats: 10_000n });
+    expect(s.inputs.map((u) => u.txid)).toEqual([d4.txid, deposits[0]!.txid, newest.txid]);
+    const contractTx = s.tx.clone();
+    contractTx.ins = [s.tx.ins[2]!, s.tx.ins[0]!, s.tx.ins[1]!];
+    const inputView = (u: FederationUtxo): BatchView['inputs'][number] => ({ txid: u.txid, vout: u.vout, amountSats: u.amountSats, epoch: u.script.epoch!, kind: u.kind });
+    const v: BatchView = { ...viewOf(plan), batchId: 6n, kind: 'sweep', changeEpoch: 1, withdrawals: [], versionFees: [s.feeSats], feeRateCandidates: [(1000n * s.feeSats) / BigInt(s.estimatedVsize)], inputs: [newest, d4, deposits[0]!].map(inputView) };
+    const r = rederiveVersion({ view: v, version: 0n, contractTx: txOf(contractTx), scripts, ledger: (k) => sweepLedger.get(k) });
+    expect(r.txid).toBe(contractTx.getId());
+    // the inputs keep the ledger's data (the reserve's real height and script): what signing takes
+    expect(r.inputs.map((u) => [u.txid, u.height, u.script.epoch])).toEqual([[newest.txid, 130, 1], [d4.txid, 100, 0], [deposits[0]!.txid, 120, 0]]);
+    // the old deposits out of UTXO order behind the reserve: refused
+    const wrong = s.tx.clone();
+    wrong.ins = [s.tx.ins[2]!, s.tx.ins[1]!, s.tx.ins[0]!];
+    const vWrong = { ...v, inputs: [newest, deposits[0]!, d4].map(inputView) };
+    expect(code(() => rederiveVersion({ view: vWrong, version: 0n, contractTx: txOf(wrong), scripts, ledger: (k) => sweepLedger.get(k) }))).toBe('PAYOUT_TX_MISMATCH');
+  });
+
   it('refuses any byte difference: an output value, a sequence, the locktime, a scriptSig, the input order', () => {
     const mutate = (f: (t: Transaction) => void): VersionTxView => {
       const t = plan.tx!.clone();
