@@ -113,13 +113,10 @@ describe('epoch rotation with live validators: join, sweep to the new script, tr
     script1 = federationScript({ keys: set1.map((a) => compressed(a, keyOf)), threshold: federationThreshold(5), epoch: 1 });
   });
 
-  // PRODUCT BUG (see the report of this test's branch): BtpMessageVerifier._switchSet calls
-  // registry.activateEpoch(epoch, MainHeight of the block carrying NextProofContext) = b, while
-  // the node derives the activation at b + 1 (CONSENSUS.md §2.3, deriveHeight) and reads the
-  // registry's activationBtcHeight as the epoch's activation height (home-view.ts): every
-  // validator's derivation then fails with CONSENSUS_ACTIVATION_MISMATCH (derived b+1,
-  // snapshot b) at the first height after the relay, and the federation stops. The steps below
-  // never got past that point: they are skipped until the product is fixed (unverified beyond it).
+  // Regression (fixed in BtpMessageVerifier._switchSet): the BMV used to activate the registry
+  // epoch at the MainHeight of the block carrying NextProofContext, one below the height the
+  // validators derive (CONSENSUS.md §2.3), and every validator halted with
+  // CONSENSUS_ACTIVATION_MISMATCH at the first height after the relay.
   it('after the rotation the validators keep deriving: the registry\'s activation height is the BMV\'s fromHeight', async () => {
     const changed = await h.bmv.queryFilter(h.bmv.filters['ValidatorSetChanged']!());
     const last = h.bmv.interface.parseLog(changed.at(-1)!)!;
